@@ -1,0 +1,126 @@
+// Package event is stagewatch's normalized event model. Every collector and
+// log parser, on every platform, turns what it reads into these types; the
+// staging correlator and the table code consume nothing else.
+package event
+
+import "time"
+
+// Kind is what happened.
+type Kind uint8
+
+const (
+	KindExec       Kind = iota + 1 // a process started (exec)
+	KindFileCreate                 // a file was created
+	KindFileWrite                  // a file was closed after being written
+	KindFileMoveIn                 // a file was moved or renamed into place
+	KindFileCopy                   // a copy whose source is known (EVTX 5145, cloud copy…)
+	KindFileDelete                 // a file was removed
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindExec:
+		return "exec"
+	case KindFileCreate:
+		return "create"
+	case KindFileWrite:
+		return "write"
+	case KindFileMoveIn:
+		return "move_in"
+	case KindFileCopy:
+		return "copy"
+	case KindFileDelete:
+		return "delete"
+	}
+	return "unknown"
+}
+
+// IsFile reports whether k is a file event.
+func (k Kind) IsFile() bool { return k >= KindFileCreate && k <= KindFileDelete }
+
+// Unknown marks an id that the source did not report.
+const Unknown = -1
+
+// Actor is who did it.
+type Actor struct {
+	UID     int64  // real uid, Unknown if not reported
+	EUID    int64  // effective uid
+	AUID    int64  // login uid (audit), Unknown when unset (4294967295)
+	User    string // name, when the source gives one (Windows DOMAIN\user, AWS ARN…)
+	Session string // login session (audit ses, Windows logon id, …)
+	TTY     string // controlling terminal, empty if none
+}
+
+// Interactive reports whether the actor has a terminal or a login session.
+func (a Actor) Interactive() bool {
+	return a.TTY != "" && a.TTY != "(none)" && a.TTY != "?"
+}
+
+// Elevated reports whether the actor ran with root/admin rights that its
+// login identity does not have.
+func (a Actor) Elevated() bool {
+	return a.EUID == 0 && (a.AUID > 0 || a.UID > 0)
+}
+
+// Process is the process that did it.
+type Process struct {
+	PID       int64
+	PPID      int64
+	Exe       string   // executable path
+	Argv      []string // full argument vector, argv[0] first
+	Cwd       string
+	Parent    string   // parent executable
+	Ancestors []string // parent chain executables, nearest first
+}
+
+// Event is one normalized event.
+type Event struct {
+	Time    time.Time
+	Kind    Kind
+	Actor   Actor
+	Process Process
+	// Path is the file for file events; for KindFileMoveIn and KindFileCopy
+	// SourcePath is where it came from, when known.
+	Path       string
+	SourcePath string
+	Size       int64 // bytes, Unknown when not known
+	Host       string
+	Source     string // sensor or log: fanotify, audit, sysmon, eslogger…
+}
+
+// Detection is one staging detection: a row of staging_detections.
+type Detection struct {
+	Time        time.Time
+	DetectionID string
+	AnalyticID  string
+	TechniqueID string
+	Platform    string
+	Host        string
+	Actor       string
+	Process     string
+	StagingPath string
+	ArchivePath string
+	FileCount   int64
+	Bytes       int64
+	FirstSeen   time.Time
+	LastSeen    time.Time
+	Severity    string // low, medium, high
+	Score       int
+	Reason      string
+	Evidence    []Evidence
+	UID         string
+}
+
+// Evidence is one event behind a detection, as serialized in the evidence
+// column.
+type Evidence struct {
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"`
+	Path    string    `json:"path,omitempty"`
+	Size    int64     `json:"size,omitempty"`
+	PID     int64     `json:"pid,omitempty"`
+	Process string    `json:"process,omitempty"`
+	Cmdline string    `json:"cmdline,omitempty"`
+	Actor   string    `json:"actor,omitempty"`
+	Note    string    `json:"note,omitempty"`
+}
