@@ -11,7 +11,10 @@ import (
 	"time"
 )
 
-// Analytic is what every stagewatch analytic plugin implements.
+// Analytic is what every stagewatch analytic plugin implements. An analytic
+// whose collectors hold state outside the process (audit rules, fanotify
+// marks, remote sessions) also implements io.Closer: Serve calls Close after
+// the host stops the plugin and before the process exits.
 type Analytic interface {
 	// Describe says who the analytic is and what it needs and provides.
 	Describe() Descriptor

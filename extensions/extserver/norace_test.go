@@ -1,0 +1,5 @@
+//go:build !race && !windows
+
+package extserver_test
+
+const raceEnabled = false

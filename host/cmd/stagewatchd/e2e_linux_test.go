@@ -1,0 +1,268 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stagewatch/stagewatch/host/packs"
+)
+
+// The end-to-end test is the product as an operator meets it: the real
+// stagewatchd with the real Linux plugin, live kernel collection, the
+// DET0014 pack, and real cp, tar, zip, gcc, dpkg-deb and logrotate runs.
+
+var buildLinuxPlugin = sync.OnceValue(func() error {
+	out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "plugins", "stagewatch-linux"),
+		"github.com/stagewatch/stagewatch/plugins/linux").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("build stagewatch-linux: %v\n%s", err, out)
+	}
+	return nil
+})
+
+// e2eDaemon starts `stagewatchd run` with the Linux plugin and its default
+// analytic configuration, and the DET0014 pack with every interval cut to
+// one second so the test need not wait for the production schedule.
+func e2eDaemon(t *testing.T, dir string) (*daemon, string, string) {
+	t.Helper()
+	if err := buildLinuxPlugin(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "stagewatch.yaml")
+	text := fmt.Sprintf(`stagewatch:
+  plugin_dir: %s
+  plugins: [stagewatch-linux]
+  host_identifier: e2e-host
+  socket: %s
+  state_dir: %s
+  query_timeout: 5s
+`, filepath.Join(binDir, "plugins"), filepath.Join(dir, "run", "stagewatchd.sock"), filepath.Join(dir, "state"))
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	loaded, err := packs.LoadPacks([]string{"../../../packs/det0014.conf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := map[string]any{"queries": map[string]any{}}
+	for _, q := range loaded[0].Queries {
+		raw["queries"].(map[string]any)[q.Name] = map[string]any{
+			"query": q.SQL, "interval": 1, "snapshot": q.Snapshot, "removed": q.Removed, "platform": q.Platform,
+		}
+	}
+	pack := filepath.Join(dir, "det0014.conf")
+	data, _ := json.Marshal(raw)
+	if err := os.WriteFile(pack, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	results := filepath.Join(dir, "results.log")
+
+	cmd := exec.Command(stagewatchd, "run", "--config", cfg, "--pack", pack, "--results-log", results)
+	stderr := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{cmd: cmd, socket: filepath.Join(dir, "run", "stagewatchd.sock"), stderr: stderr, done: make(chan error, 1)}
+	go func() { d.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		// SIGTERM, not SIGKILL: the plugin must take its audit rules away.
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-d.done
+		}
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", stderr)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := runCLI(t, -1, "query", "--config", cfg, "SELECT state, message FROM staging_analytics WHERE analytic_id = 'AN0041'")
+		if r.code == 0 && strings.Contains(r.stdout, `"state":"running"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("AN0041 not running after 30s: %s %s\n%s", r.stdout, r.stderr, stderr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return d, cfg, results
+}
+
+// detections asks the running daemon for AN0041's detections.
+func detections(t *testing.T, cfg string) []map[string]string {
+	t.Helper()
+	r := runCLI(t, -1, "query", "--config", cfg,
+		"SELECT uid, staging_path, archive_path, file_count, bytes, severity, score, actor, process, reason FROM staging_detections WHERE analytic_id = 'AN0041'")
+	if r.code != 0 {
+		t.Fatalf("query: %d %s", r.code, r.stderr)
+	}
+	var rows []map[string]string
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("query output %q: %v", r.stdout, err)
+	}
+	return rows
+}
+
+// sh runs a shell command line the way an operator at a terminal would, so
+// the archivers' parents are a shell and this test, as in real use.
+func sh(t *testing.T, script string) {
+	t.Helper()
+	out, err := exec.Command("sh", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+}
+
+// writeDocuments makes real documents outside every staging directory: an
+// OOXML document (a zip with its parts), a PDF, a CSV and a PEM key.
+func writeDocuments(t *testing.T) string {
+	t.Helper()
+	src, err := os.MkdirTemp("/var/lib", "stagewatch-e2e-src-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(src) })
+	parts := filepath.Join(src, "parts")
+	os.MkdirAll(filepath.Join(parts, "word"), 0o755)
+	os.WriteFile(filepath.Join(parts, "[Content_Types].xml"), []byte(`<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>`), 0o644)
+	os.WriteFile(filepath.Join(parts, "word", "document.xml"), []byte(`<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Q3 board report</w:t></w:r></w:p></w:body></w:document>`), 0o644)
+	sh(t, fmt.Sprintf("cd %q && zip -qr %q . && rm -r %q", parts, filepath.Join(src, "q3 board report.docx"), parts))
+	pdf := "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+	os.WriteFile(filepath.Join(src, "merger-terms.pdf"), []byte(pdf), 0o644)
+	var csv strings.Builder
+	csv.WriteString("employee,salary\n")
+	for i := 0; i < 500; i++ {
+		fmt.Fprintf(&csv, "employee-%03d,%d\n", i, 50000+i*37)
+	}
+	os.WriteFile(filepath.Join(src, "salaries.csv"), []byte(csv.String()), 0o644)
+	sh(t, fmt.Sprintf("openssl genpkey -algorithm ed25519 -out %q 2>/dev/null", filepath.Join(src, "deploy-key.pem")))
+	os.WriteFile(filepath.Join(src, "notes.txt"), []byte("vpn: 10.0.0.1\n"), 0o644)
+	return src
+}
+
+func TestEndToEndLinuxStaging(t *testing.T) {
+	requireRoot(t)
+	dir := openTempDir(t)
+	_, cfg, results := e2eDaemon(t, dir)
+	src := writeDocuments(t)
+
+	stage, err := os.MkdirTemp("/tmp", "sw-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgz, zipped := stage+".tgz", stage+".zip"
+	t.Cleanup(func() { os.RemoveAll(stage); os.Remove(tgz); os.Remove(zipped) })
+
+	// Staging: a handful of documents copied in, then archived twice.
+	sh(t, fmt.Sprintf("cp %q/*.docx %q/*.pdf %q/", src, src, stage))
+	sh(t, fmt.Sprintf("cp %q/salaries.csv %q/deploy-key.pem %q/notes.txt %q/", src, src, src, stage))
+	sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", tgz, filepath.Base(stage)))
+	tarDone := time.Now()
+	latency := waitDetections(t, cfg, 1, tarDone)
+	t.Logf("tar: detection visible %v after the archiver exited", latency)
+	sh(t, fmt.Sprintf("zip -qr %q %q", zipped, stage))
+	latency = waitDetections(t, cfg, 2, time.Now())
+	t.Logf("zip: detection visible %v after the archiver exited", latency)
+
+	got := detections(t, cfg)
+	sort.Slice(got, func(i, j int) bool { return got[i]["archive_path"] > got[j]["archive_path"] })
+	for i, want := range []string{zipped, tgz} {
+		d := got[i]
+		if d["staging_path"] != stage || d["archive_path"] != want || d["file_count"] != "5" {
+			t.Errorf("detection %d: %v; want staging %s, archive %s, 5 files", i, d, stage, want)
+		}
+		if !strings.HasPrefix(d["actor"], "root") || d["severity"] == "low" {
+			t.Errorf("detection %d: actor %q severity %q", i, d["actor"], d["severity"])
+		}
+	}
+
+	// Benign activity on the same host in the same window stays quiet.
+	benign := filepath.Join(filepath.Dir(stage), filepath.Base(stage)+"-x")
+	t.Cleanup(func() { os.RemoveAll(benign) })
+	sh(t, fmt.Sprintf("mkdir -p %q && tar -xzf %q -C %q && cd %q && unzip -qo %q", benign, tgz, benign, benign, zipped))
+	sh(t, fmt.Sprintf(`printf 'int main(void){return 0;}\n' > %q/hello.c && gcc -o %q/hello %q/hello.c`, benign, benign, benign))
+	debRoot := filepath.Join(src, "pkg")
+	sh(t, fmt.Sprintf(`mkdir -p %q/DEBIAN %q/usr/share/doc/swtest && printf 'Package: swtest\nVersion: 1.0\nArchitecture: all\nMaintainer: e2e <e2e@example.invalid>\nDescription: test\n' > %q/DEBIAN/control && cp %q/notes.txt %q/usr/share/doc/swtest/ && dpkg-deb -b %q /var/tmp/swtest.deb >/dev/null && dpkg-deb -x /var/tmp/swtest.deb %q-deb && rm -rf /var/tmp/swtest.deb %q-deb`,
+		debRoot, debRoot, debRoot, src, debRoot, debRoot, benign, benign))
+	logDir, _ := os.MkdirTemp("/var/log", "stagewatch-e2e-")
+	t.Cleanup(func() { os.RemoveAll(logDir) })
+	os.WriteFile(filepath.Join(logDir, "app.log"), []byte(strings.Repeat("GET /index.html 200\n", 2000)), 0o644)
+	conf := filepath.Join(logDir, "logrotate.conf")
+	os.WriteFile(conf, []byte(logDir+"/app.log {\n  rotate 2\n  compress\n  nodelaycompress\n  missingok\n}\n"), 0o644)
+	sh(t, fmt.Sprintf("logrotate -f -s %q %q", filepath.Join(logDir, "state"), conf))
+
+	time.Sleep(2 * time.Second) // longer than the settle delay and a query interval
+	if after := detections(t, cfg); len(after) != 2 {
+		t.Fatalf("benign activity raised detections: %d rows, want the 2 staging ones\n%v", len(after), after)
+	}
+	// Quiet must mean judged, not unseen: the benign archivers were collected.
+	r := runCLI(t, -1, "query", "--config", cfg, "SELECT category, cmdline, parent FROM staging_process_events")
+	for _, want := range []string{`tar -xzf ` + tgz, `unzip -qo ` + zipped, `dpkg-deb -x /var/tmp/swtest.deb`, `"parent":"/usr/sbin/logrotate"`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("staging_process_events lacks %q; benign activity was not collected\n%s", want, r.stdout)
+		}
+	}
+
+	// The pack's differential query logged both detections as added rows.
+	added := map[string]bool{}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && len(added) < 2 {
+		data, _ := os.ReadFile(results)
+		for _, line := range strings.Split(string(data), "\n") {
+			var r struct {
+				Name, Action, HostIdentifier string
+				Columns                      map[string]string
+			}
+			if json.Unmarshal([]byte(line), &r) != nil || r.Name != "pack_det0014_stagewatch_detections" {
+				continue
+			}
+			if r.Action != "added" || r.HostIdentifier != "e2e-host" {
+				t.Errorf("result line: %s", line)
+			}
+			if r.Columns["staging_path"] == stage {
+				added[r.Columns["uid"]] = true
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, d := range got {
+		if !added[d["uid"]] {
+			t.Errorf("detection %s (%s) missing from the results log", d["uid"], d["archive_path"])
+		}
+	}
+	if len(added) != 2 {
+		t.Errorf("results log has %d detections for %s, want 2", len(added), stage)
+	}
+}
+
+// waitDetections polls until AN0041 has n detections and says how long
+// after since they took to appear.
+func waitDetections(t *testing.T, cfg string, n int, since time.Time) time.Duration {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if rows := detections(t, cfg); len(rows) >= n {
+			return time.Since(since)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d detections 10s after the archiver exited", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

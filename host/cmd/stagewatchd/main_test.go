@@ -1,0 +1,510 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stagewatch/stagewatch/internal/schema"
+)
+
+// The tests run the real binary, as an operator or the end-to-end test
+// would, against the fault-injecting test plugin (and, when its fixtures
+// and package are present, the Linux plugin).
+var (
+	binDir      string // 0755 all the way, so an unprivileged user can run what is in it
+	stagewatchd string
+)
+
+const nobodyUID = 65534
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "stagewatchd-cli-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binDir = dir
+		if err := os.Chmod(dir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		stagewatchd = filepath.Join(dir, "stagewatchd")
+		if out, err := exec.Command("go", "build", "-o", stagewatchd, ".").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build stagewatchd: %v\n%s", err, out)
+			return 1
+		}
+		plugins := filepath.Join(dir, "plugins")
+		if err := os.Mkdir(plugins, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(plugins, "stagewatch-faulty"),
+			"github.com/stagewatch/stagewatch/internal/testplugins/faulty").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build faulty plugin: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// faultyConfig writes a config loading only the faulty plugin, with the
+// control socket and state under dir.
+func faultyConfig(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "stagewatch.yaml")
+	text := fmt.Sprintf(`stagewatch:
+  plugin_dir: %s
+  plugins: [stagewatch-faulty]
+  host_identifier: cli-test
+  socket: %s
+  state_dir: %s
+  query_timeout: 2s
+`, filepath.Join(binDir, "plugins"), filepath.Join(dir, "run", "stagewatchd.sock"), filepath.Join(dir, "state"))
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func runCLI(t *testing.T, uid int, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, stagewatchd, args...)
+	cmd.Env = append(os.Environ(), "STAGEWATCH_CONFIG=")
+	if uid >= 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+		cmd.Dir = "/"
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return result{stdout.String(), stderr.String(), code}
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (runs the daemon and switches to an unprivileged uid)")
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "Usage:"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"query"}, 2, "exactly one SQL"},
+		{[]string{"query", "SELECT 1", "SELECT 2"}, 2, "exactly one SQL"},
+		{[]string{"query", "--bogus", "SELECT 1"}, 2, "-bogus"},
+		{[]string{"tables", "extra"}, 2, "no arguments"},
+		{[]string{"replay", "x.log"}, 2, "--analytic"},
+		{[]string{"replay", "--analytic", "linux", "x.log"}, 2, "not an analytic id"},
+		{[]string{"replay", "--analytic", "AN0041"}, 2, "at least one FILE"},
+		{[]string{"run", "extra"}, 2, "no arguments"},
+		{[]string{"run", "--results-log"}, 2, "flag needs an argument"},
+		{[]string{"version", "x"}, 2, "no arguments"},
+		{[]string{"help"}, 0, "stagewatchd replay --analytic"},
+		{[]string{"version"}, 0, "stagewatchd "},
+		{[]string{"query", "--config", "/nonexistent/sw.yaml", "SELECT 1"}, 1, "/nonexistent/sw.yaml"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {
+			t.Parallel()
+			r := runCLI(t, -1, tc.args...)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, tc.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stdout+r.stderr, tc.want) {
+				t.Errorf("output lacks %q\nstdout: %s\nstderr: %s", tc.want, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+func TestTablesJSON(t *testing.T) {
+	t.Parallel()
+	cfg := faultyConfig(t, t.TempDir())
+	r := runCLI(t, -1, "tables", "--config", cfg)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var tables []struct {
+		Name    string `json:"name"`
+		Columns []struct {
+			Name, Type string
+		} `json:"columns"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &tables); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	}
+	if len(tables) != 2 || tables[0].Name != schema.Analytics || tables[1].Name != schema.Detections {
+		t.Fatalf("tables: %+v", tables)
+	}
+	for i, c := range schema.DetectionsTable.Columns {
+		got := tables[1].Columns[i]
+		if got.Name != c.Name || got.Type != c.Type.String() {
+			t.Errorf("column %d: %+v, want %s %s", i, got, c.Name, c.Type)
+		}
+	}
+}
+
+// TestQueryWithoutDaemon runs the plugins for one query (no daemon).
+func TestQueryWithoutDaemon(t *testing.T) {
+	t.Parallel()
+	cfg := faultyConfig(t, t.TempDir())
+	r := runCLI(t, -1, "query", "SELECT time, severity FROM staging_detections WHERE time BETWEEN 1700000010 AND 1700000012", "--config", cfg)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rows []map[string]string
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("not a JSON array of objects: %v\n%s", err, r.stdout)
+	}
+	if len(rows) != 3 || rows[0]["time"] != "1700000010" || rows[0]["severity"] == "" {
+		t.Fatalf("rows: %v", rows)
+	}
+	// Keys keep the column order of the SELECT.
+	if !strings.HasPrefix(strings.TrimSpace(strings.Split(r.stdout, "\n")[1]), `{"time":`) {
+		t.Errorf("column order lost: %s", r.stdout)
+	}
+	r = runCLI(t, -1, "query", "--config", cfg, "SELECT mode, state FROM staging_analytics")
+	if r.code != 0 || !strings.Contains(r.stdout, `"mode":"query"`) {
+		t.Fatalf("staging_analytics without daemon: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, -1, "query", "--config", cfg, "SELECT * FROM staging_nonesuch")
+	if r.code != 1 || !strings.Contains(r.stderr, "staging_nonesuch") {
+		t.Fatalf("unknown table: %d %s", r.code, r.stderr)
+	}
+}
+
+func TestReplay(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := faultyConfig(t, dir)
+	a := filepath.Join(dir, "a.log")
+	b := filepath.Join(dir, "b.log")
+	os.WriteFile(a, []byte("one\ntwo\nthree\n"), 0o644)
+	os.WriteFile(b, []byte("four\n"), 0o644)
+
+	r := runCLI(t, -1, "replay", "--analytic", "AN9999", "--config", cfg, a, b)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, a+": 14 bytes, 3 records") || !strings.Contains(r.stderr, b+": 5 bytes, 1 records") {
+		t.Errorf("per-file stats missing:\n%s", r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 100 {
+		t.Fatalf("%d detections, want the plugin's 100", len(lines))
+	}
+	var first map[string]any
+	dec := json.NewDecoder(strings.NewReader(lines[0]))
+	dec.UseNumber()
+	if err := dec.Decode(&first); err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != len(schema.DetectionsTable.Columns) {
+		t.Errorf("keys %v, want the staging_detections columns", first)
+	}
+	for _, c := range schema.DetectionsTable.Columns {
+		v, ok := first[c.Name]
+		if !ok {
+			t.Errorf("key %s missing", c.Name)
+			continue
+		}
+		_, isNumber := v.(json.Number)
+		if wantNumber := c.Type.String() != "TEXT"; isNumber != wantNumber {
+			t.Errorf("%s = %#v: number %v, want %v", c.Name, v, isNumber, wantNumber)
+		}
+	}
+
+	missing := filepath.Join(dir, "missing.log")
+	r = runCLI(t, -1, "replay", "--analytic", "AN9999", "--config", cfg, missing, a)
+	if r.code != 1 || !strings.Contains(r.stderr, "could not read "+missing) || !strings.Contains(r.stderr, a+": 14 bytes") {
+		t.Fatalf("unreadable file: exit %d\n%s", r.code, r.stderr)
+	}
+	r = runCLI(t, -1, "replay", "--analytic", "AN9999", "--config", cfg, dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "is a directory") {
+		t.Fatalf("directory: exit %d\n%s", r.code, r.stderr)
+	}
+	r = runCLI(t, -1, "replay", "--analytic", "AN0042", "--config", cfg, a)
+	if r.code != 1 || !strings.Contains(r.stderr, "AN0042") {
+		t.Fatalf("analytic not loaded: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestReplayLinuxFixtures replays the recorded auditd logs through the real
+// Linux plugin: the staging scenario yields detections, the benign one none.
+func TestReplayLinuxFixtures(t *testing.T) {
+	t.Parallel()
+	fixtures := filepath.Join("..", "..", "..", "plugins", "linux", "testdata", "audit")
+	staging := filepath.Join(fixtures, "staging.log")
+	benign := filepath.Join(fixtures, "benign.log")
+	if _, err := os.Stat(staging); err != nil {
+		t.Skipf("audit fixtures not present: %v", err)
+	}
+	pluginDir := filepath.Join(t.TempDir(), "plugins")
+	os.Mkdir(pluginDir, 0o755)
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(pluginDir, "stagewatch-linux"),
+		"github.com/stagewatch/stagewatch/plugins/linux").CombinedOutput(); err != nil {
+		t.Skipf("Linux plugin does not build yet: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(t.TempDir(), "sw.yaml")
+	os.WriteFile(cfg, []byte("stagewatch:\n  plugin_dir: "+pluginDir+"\n"), 0o644)
+
+	r := runCLI(t, -1, "replay", "--analytic", "AN0041", "--config", cfg, staging)
+	if r.code != 0 {
+		t.Fatalf("staging replay: exit %d\n%s", r.code, r.stderr)
+	}
+	var detections []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(r.stdout))
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		var d map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			t.Fatalf("line not JSON: %v: %s", err, sc.Text())
+		}
+		detections = append(detections, d)
+	}
+	if len(detections) == 0 {
+		t.Fatalf("no detections from %s\nstderr: %s", staging, r.stderr)
+	}
+	for _, d := range detections {
+		if d["analytic_id"] != "AN0041" || d["detection_id"] != "DET0014" {
+			t.Errorf("detection %v", d)
+		}
+		if _, ok := d["file_count"].(float64); !ok {
+			t.Errorf("file_count not a number: %#v", d["file_count"])
+		}
+	}
+	r = runCLI(t, -1, "replay", "--analytic", "AN0041", "--config", cfg, benign)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "" {
+		t.Fatalf("benign replay: exit %d, stdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// daemon is a running `stagewatchd run`.
+type daemon struct {
+	cmd    *exec.Cmd
+	socket string
+	stderr *syncBuffer
+	done   chan error
+}
+
+func startDaemon(t *testing.T, dir string, extra ...string) *daemon {
+	t.Helper()
+	cfg := faultyConfig(t, dir)
+	pack := filepath.Join(dir, "test.conf")
+	os.WriteFile(pack, []byte(`{"queries": {"early": {"query": "SELECT time, uid FROM staging_detections WHERE time < 1700000003", "interval": 1}}}`), 0o644)
+	args := append([]string{"run", "--config", cfg, "--pack", pack}, extra...)
+	cmd := exec.Command(stagewatchd, args...)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	cmd.Stdout = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{cmd: cmd, socket: filepath.Join(dir, "run", "stagewatchd.sock"), stderr: stderr, done: make(chan error, 1)}
+	go func() { d.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-d.done
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(d.socket); err == nil {
+			break
+		}
+		select {
+		case err := <-d.done:
+			d.done <- err
+			t.Fatalf("daemon exited: %v\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no control socket after 30s\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return d
+}
+
+func TestDaemon(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	dir := openTempDir(t)
+	results := filepath.Join(dir, "log", "results.log")
+	d := startDaemon(t, dir, "--results-log", results)
+	cfg := filepath.Join(dir, "stagewatch.yaml")
+
+	// The daemon answers: its plugin runs in live mode.
+	r := runCLI(t, -1, "query", "--config", cfg, "SELECT mode, restarts FROM staging_analytics")
+	if r.code != 0 || !strings.Contains(r.stdout, `"mode":"live"`) {
+		t.Fatalf("query via daemon: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, -1, "tables", "--socket", d.socket)
+	if r.code != 0 || !strings.Contains(r.stdout, `"staging_detections"`) {
+		t.Fatalf("tables via daemon: %d %s", r.code, r.stderr)
+	}
+
+	// An unprivileged user is kept out by the file modes, and told why.
+	r = runCLI(t, nobodyUID, "query", "--socket", d.socket, "SELECT 1")
+	if r.code != 1 || !strings.Contains(r.stderr, "needs root") {
+		t.Fatalf("nobody via closed socket: %d %s", r.code, r.stderr)
+	}
+	// With the modes loosened by hand, the kernel-reported uid still keeps
+	// them out.
+	os.Chmod(filepath.Dir(d.socket), 0o755)
+	os.Chmod(d.socket, 0o666)
+	r = runCLI(t, nobodyUID, "query", "--socket", d.socket, "SELECT 1")
+	if r.code != 1 || !strings.Contains(r.stderr, "uid 65534 may not query stagewatchd (root only)") {
+		t.Fatalf("nobody via loosened socket: %d %s", r.code, r.stderr)
+	}
+
+	// The pack's results reach the results log in osquery's format.
+	deadline := time.Now().Add(15 * time.Second)
+	var lines []map[string]any
+	for time.Now().Before(deadline) && len(lines) < 3 {
+		lines = nil
+		data, _ := os.ReadFile(results)
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil {
+				lines = append(lines, m)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(lines) != 3 {
+		t.Fatalf("results log has %d lines, want 3 added rows", len(lines))
+	}
+	if lines[0]["name"] != "pack_test_early" || lines[0]["action"] != "added" || lines[0]["hostIdentifier"] != "cli-test" {
+		t.Errorf("result line: %v", lines[0])
+	}
+
+	pids := pluginPids(t, d.cmd.Process.Pid)
+	if len(pids) != 1 {
+		t.Errorf("daemon has children %v, want its one plugin", pids)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-d.done:
+		d.done <- err
+		if err != nil {
+			t.Fatalf("daemon exit after SIGTERM: %v\n%s", err, d.stderr)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("daemon still running 15s after SIGTERM")
+	}
+	if _, err := os.Stat(d.socket); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("control socket left behind: %v", err)
+	}
+	for _, pid := range pids {
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("plugin pid %d still running after shutdown", pid)
+		}
+	}
+}
+
+// pluginPids lists the plugin processes the daemon started (its children).
+func pluginPids(t *testing.T, daemonPid int) []int {
+	t.Helper()
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised command: state, ppid, ...
+		rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+		var state string
+		var ppid int
+		if _, err := fmt.Sscan(rest, &state, &ppid); err == nil && ppid == daemonPid {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func TestRunNeedsPrivilege(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	dir := openTempDir(t)
+	cfg := faultyConfig(t, dir)
+	r := runCLI(t, nobodyUID, "run", "--config", cfg)
+	if r.code != 1 || !strings.Contains(r.stderr, "live collection needs root") || !strings.Contains(r.stderr, "CAP_AUDIT_CONTROL") {
+		t.Fatalf("run as nobody: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// syncBuffer collects a child's output written while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// openTempDir is a t.TempDir that an unprivileged user may traverse (the
+// test switches to one to check the privilege errors).
+func openTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/mattn/go-isatty"
+
+	"github.com/stagewatch/stagewatch/host"
+	"github.com/stagewatch/stagewatch/host/control"
+	"github.com/stagewatch/stagewatch/host/sqlengine"
+	"github.com/stagewatch/stagewatch/internal/config"
+	"github.com/stagewatch/stagewatch/plugins/sdk"
+)
+
+func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("query", flag.ContinueOnError)
+	configPath := fs.String("config", "", "configuration file")
+	socket := fs.String("socket", "", "control socket of a running stagewatchd")
+	positional, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) != 1 || positional[0] == "" {
+		return usageError{"query takes exactly one SQL statement (quote it)"}
+	}
+	sql := positional[0]
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if *socket == "" {
+		*socket = cfg.Stagewatch.Socket
+	}
+
+	resp, err := control.NewClient(*socket).Query(ctx, sql)
+	if errors.Is(err, control.ErrNoDaemon) {
+		resp, err = queryOnce(ctx, cfg, newLogger(stderr, hclog.Warn), sql)
+	}
+	if err != nil {
+		return err
+	}
+	return writeRows(stdout, resp.Columns, resp.Rows, isTerminal(stdout))
+}
+
+func cmdTables(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tables", flag.ContinueOnError)
+	configPath := fs.String("config", "", "configuration file")
+	socket := fs.String("socket", "", "control socket of a running stagewatchd")
+	positional, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) != 0 {
+		return usageError{"tables takes no arguments"}
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if *socket == "" {
+		*socket = cfg.Stagewatch.Socket
+	}
+	tables, err := control.NewClient(*socket).Tables(ctx)
+	if errors.Is(err, control.ErrNoDaemon) {
+		var h *host.Host
+		h, err = host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeQuery, Logger: newLogger(stderr, hclog.Warn)})
+		if err == nil {
+			tables = control.TablesToWire(h.Tables())
+			err = h.Close()
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return writeTables(stdout, tables, isTerminal(stdout))
+}
+
+// queryOnce runs the plugins in query mode for one statement.
+func queryOnce(ctx context.Context, cfg *config.File, logger hclog.Logger, sql string) (control.QueryResponse, error) {
+	h, err := host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeQuery, Logger: logger})
+	if err != nil {
+		return control.QueryResponse{}, err
+	}
+	defer h.Close()
+	engine, err := sqlengine.Open(ctx, h, sqlengine.Options{QueryTimeout: queryBound(cfg)})
+	if err != nil {
+		return control.QueryResponse{}, err
+	}
+	defer engine.Close()
+	cols, rows, err := engine.Query(ctx, sql)
+	if err != nil {
+		return control.QueryResponse{}, err
+	}
+	return control.QueryResponse{Columns: cols, Rows: rows}, nil
+}
+
+// queryBound is the whole query's bound: the plugin calls inside it are
+// bounded by query_timeout each, and SQLite may scan several tables.
+func queryBound(cfg *config.File) time.Duration {
+	return 3 * cfg.Stagewatch.QueryTimeout
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}

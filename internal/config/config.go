@@ -1,0 +1,395 @@
+// Package config reads stagewatch's one YAML file: a `stagewatch:` section
+// for the host and one section per analytic id holding that analytic's
+// mutable elements. The host checks its own section here; each analytic
+// section is handed to its plugin as JSON, and the plugin validates it, so
+// the names and types of mutable elements live with the analytic only.
+package config
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Where the configuration comes from when no --config is given.
+const (
+	EnvVar      = "STAGEWATCH_CONFIG"
+	DefaultPath = "/etc/stagewatch/stagewatch.yaml"
+)
+
+// Defaults of the host section.
+const (
+	DefaultSocket       = "/var/run/stagewatch/stagewatchd.sock"
+	DefaultQueryTimeout = 10 * time.Second
+	DefaultStateDir     = "/var/lib/stagewatch"
+)
+
+// AnalyticIDs are the DET0014 analytics a section may configure.
+var AnalyticIDs = []string{"AN0040", "AN0041", "AN0042", "AN0043", "AN0044"}
+
+// RemoteAnalytics are the analytics that collect through remote APIs and so
+// run only when remote_analytics enables them.
+var RemoteAnalytics = []string{"AN0043", "AN0044"}
+
+// File is a loaded configuration.
+type File struct {
+	// Path is the file it was read from; empty when every value is a default.
+	Path       string
+	Stagewatch Host
+	// Analytics holds each analytic section present, as JSON (id -> object).
+	Analytics map[string]json.RawMessage
+}
+
+// Host is the `stagewatch:` section.
+type Host struct {
+	// PluginDir is where plugin binaries are looked up; empty means the
+	// supervisor's defaults.
+	PluginDir string `yaml:"plugin_dir"`
+	// Checksums maps a plugin file name to the SHA-256 (hex) it must have.
+	Checksums map[string]string `yaml:"checksums"`
+	// Plugins, when set, replaces the per-OS list of plugin file names.
+	Plugins []string `yaml:"plugins"`
+	// RemoteAnalytics enables remote analytics, e.g. [AN0043, AN0044].
+	RemoteAnalytics []string `yaml:"remote_analytics"`
+	// HostIdentifier is the host column and the result log's hostIdentifier.
+	HostIdentifier string `yaml:"host_identifier"`
+	// Socket is the control socket stagewatchd run serves.
+	Socket string `yaml:"socket"`
+	// QueryTimeout bounds one table call to one plugin.
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// ResultsLog is the osquery result log file; empty means stdout.
+	ResultsLog string `yaml:"results_log"`
+	// StateDir keeps state across restarts (pack differential results).
+	StateDir string `yaml:"state_dir"`
+	// Packs are osquery pack files to schedule; empty means the defaults.
+	Packs []string `yaml:"packs"`
+	// Decorations are added to every result line, as osquery's decorations.
+	Decorations map[string]string `yaml:"decorations"`
+}
+
+// hostKeys are the keys of the stagewatch section, in the order documented.
+var hostKeys = []string{"plugin_dir", "checksums", "plugins", "remote_analytics", "host_identifier",
+	"socket", "query_timeout", "results_log", "state_dir", "packs", "decorations"}
+
+// Default returns the configuration used when there is no file.
+func Default() *File {
+	f := &File{Analytics: map[string]json.RawMessage{}}
+	f.applyDefaults()
+	return f
+}
+
+// Load reads the configuration from path. An empty path means $STAGEWATCH_CONFIG,
+// then DefaultPath; only a missing DefaultPath falls back to Default(), since
+// a file the operator named and that is missing is a mistake worth stopping for.
+func Load(path string) (*File, error) {
+	explicit := path != ""
+	if !explicit {
+		path = os.Getenv(EnvVar)
+		explicit = path != ""
+	}
+	if !explicit {
+		path = DefaultPath
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return Default(), nil
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse reads a configuration from data; source names it in errors.
+func Parse(data []byte, source string) (*File, error) {
+	f := &File{Path: source, Analytics: map[string]json.RawMessage{}}
+	fail := func(line int, format string, args ...any) error {
+		if line > 0 {
+			return fmt.Errorf("config %s: line %d: %s", source, line, fmt.Sprintf(format, args...))
+		}
+		return fmt.Errorf("config %s: %s", source, fmt.Sprintf(format, args...))
+	}
+
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			f.applyDefaults()
+			return f, nil // an empty file means all defaults
+		}
+		return nil, fail(0, "%v", err)
+	}
+	if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null") {
+		f.applyDefaults()
+		return f, nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, fail(root.Line, "top level must be a mapping of sections (stagewatch, AN0040…AN0044)")
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		key, value := root.Content[i], root.Content[i+1]
+		name := key.Value
+		if seen[name] {
+			return nil, fail(key.Line, "section %q appears twice", name)
+		}
+		seen[name] = true
+		switch {
+		case name == "stagewatch":
+			if err := decodeHost(value, &f.Stagewatch); err != nil {
+				return nil, fail(0, "%v", err)
+			}
+		case contains(AnalyticIDs, name):
+			raw, err := sectionJSON(name, value)
+			if err != nil {
+				return nil, fail(value.Line, "%v", err)
+			}
+			if raw != nil {
+				f.Analytics[name] = raw
+			}
+		default:
+			return nil, fail(key.Line, "unknown key %q (known: stagewatch, %s)", name, strings.Join(AnalyticIDs, ", "))
+		}
+	}
+	if err := f.Stagewatch.validate(); err != nil {
+		return nil, fail(0, "%v", err)
+	}
+	f.applyDefaults()
+	return f, nil
+}
+
+// decodeHost checks the keys of the stagewatch section itself, so that the
+// error names the unknown key and lists the known ones, then decodes it with
+// KnownFields as a second line of defence.
+func decodeHost(node *yaml.Node, h *Host) error {
+	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
+		return nil
+	}
+	if node.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: stagewatch must be a mapping", node.Line)
+	}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k := node.Content[i]
+		if !contains(hostKeys, k.Value) {
+			return fmt.Errorf("line %d: unknown key \"stagewatch.%s\" (known: %s)", k.Line, k.Value, strings.Join(hostKeys, ", "))
+		}
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	if err := enc.Encode(node); err != nil {
+		return fmt.Errorf("stagewatch: %v", err)
+	}
+	dec := yaml.NewDecoder(&buf)
+	dec.KnownFields(true)
+	if err := dec.Decode(h); err != nil {
+		return fmt.Errorf("stagewatch: %v", keyedYAMLError(node, err))
+	}
+	return nil
+}
+
+// keyedYAMLError turns yaml's "line N: cannot unmarshal …" into an error that
+// names the stagewatch key at that line, since line numbers after re-encoding
+// no longer match the operator's file.
+func keyedYAMLError(node *yaml.Node, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	// Re-decode key by key to find which key is at fault.
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k, v := node.Content[i], node.Content[i+1]
+		probe := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{k, v}}
+		var h Host
+		if perr := probe.Decode(&h); perr != nil {
+			hint := ""
+			if k.Value == "query_timeout" {
+				hint = ` (want a duration such as "10s")`
+			}
+			return fmt.Errorf("line %d: stagewatch.%s: bad value: %s%s", v.Line, k.Value, strings.Join(yamlReasons(perr), "; "), hint)
+		}
+	}
+	return errors.New(strings.Join(te.Errors, "; "))
+}
+
+func yamlReasons(err error) []string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		out := make([]string, len(te.Errors))
+		for i, m := range te.Errors {
+			// "line 2: cannot unmarshal !!str `x` into time.Duration": keep the part after the line.
+			if j := strings.Index(m, ": "); j >= 0 && strings.HasPrefix(m, "line ") {
+				m = m[j+2:]
+			}
+			out[i] = m
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+// sectionJSON converts an analytic section to the JSON its plugin receives.
+// A null section means all defaults and converts to nil.
+func sectionJSON(id string, node *yaml.Node) (json.RawMessage, error) {
+	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
+		return nil, nil
+	}
+	if node.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s must be a mapping of mutable elements", id)
+	}
+	var v any
+	if err := node.Decode(&v); err != nil {
+		return nil, fmt.Errorf("%s: %v", id, err)
+	}
+	j, err := jsonable(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s.%v", id, err)
+	}
+	raw, err := json.Marshal(j)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", id, err)
+	}
+	return raw, nil
+}
+
+// jsonable turns what yaml decodes into values encoding/json accepts: YAML
+// allows non-string mapping keys, JSON does not.
+func jsonable(v any) (any, error) {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			c, err := jsonable(e)
+			if err != nil {
+				return nil, fmt.Errorf("%s.%v", k, err)
+			}
+			out[k] = c
+		}
+		return out, nil
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("%v: mapping keys must be strings", k)
+			}
+			c, err := jsonable(e)
+			if err != nil {
+				return nil, fmt.Errorf("%s.%v", ks, err)
+			}
+			out[ks] = c
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			c, err := jsonable(e)
+			if err != nil {
+				return nil, fmt.Errorf("%d.%v", i, err)
+			}
+			out[i] = c
+		}
+		return out, nil
+	case time.Time:
+		return t.Format(time.RFC3339Nano), nil
+	}
+	return v, nil
+}
+
+func (h *Host) validate() error {
+	for name, sum := range h.Checksums {
+		if name == "" || strings.ContainsAny(name, `/\`) {
+			return fmt.Errorf("stagewatch.checksums: %q must be a plugin file name, not a path", name)
+		}
+		if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 {
+			return fmt.Errorf("stagewatch.checksums.%s: %q is not a SHA-256 in hex (64 hex digits)", name, sum)
+		}
+	}
+	for _, name := range h.Plugins {
+		if name == "" || strings.ContainsAny(name, `/\`) {
+			return fmt.Errorf("stagewatch.plugins: %q must be a plugin file name in plugin_dir, not a path", name)
+		}
+	}
+	for _, id := range h.RemoteAnalytics {
+		if !contains(RemoteAnalytics, id) {
+			return fmt.Errorf("stagewatch.remote_analytics: %q is not a remote analytic (known: %s)", id, strings.Join(RemoteAnalytics, ", "))
+		}
+	}
+	if h.QueryTimeout < 0 {
+		return fmt.Errorf("stagewatch.query_timeout: %v must be positive", h.QueryTimeout)
+	}
+	if h.Socket != "" && !filepath.IsAbs(h.Socket) {
+		return fmt.Errorf("stagewatch.socket: %q must be an absolute path", h.Socket)
+	}
+	for _, p := range h.Packs {
+		if p == "" {
+			return errors.New("stagewatch.packs: empty pack path")
+		}
+	}
+	return nil
+}
+
+func (f *File) applyDefaults() {
+	h := &f.Stagewatch
+	if h.HostIdentifier == "" {
+		if name, err := os.Hostname(); err == nil {
+			h.HostIdentifier = name
+		}
+	}
+	if h.Socket == "" {
+		h.Socket = DefaultSocket
+	}
+	if h.QueryTimeout == 0 {
+		h.QueryTimeout = DefaultQueryTimeout
+	}
+	if h.StateDir == "" {
+		h.StateDir = DefaultStateDir
+	}
+	for name, sum := range h.Checksums {
+		h.Checksums[name] = strings.ToLower(sum)
+	}
+}
+
+// AnalyticConfig returns the JSON section for an analytic id, nil when the
+// file has none (the plugin then uses its defaults).
+func (f *File) AnalyticConfig(id string) json.RawMessage {
+	if f == nil {
+		return nil
+	}
+	return f.Analytics[id]
+}
+
+// RemoteEnabled reports whether remote_analytics enables id.
+func (f *File) RemoteEnabled(id string) bool {
+	return f != nil && contains(f.Stagewatch.RemoteAnalytics, id)
+}
+
+// SectionIDs lists the analytic sections present, sorted.
+func (f *File) SectionIDs() []string {
+	ids := make([]string, 0, len(f.Analytics))
+	for id := range f.Analytics {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,176 @@
+package config
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const fullConfig = `
+stagewatch:
+  plugin_dir: /opt/stagewatch/plugins
+  checksums:
+    stagewatch-linux: 9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08
+  plugins: [stagewatch-linux]
+  remote_analytics: [AN0043]
+  host_identifier: web-01
+  socket: /run/sw/sw.sock
+  query_timeout: 3s
+  results_log: /var/log/stagewatch/results.log
+  state_dir: /var/lib/sw
+  packs: [/etc/stagewatch/packs/det0014.conf]
+  decorations:
+    env: prod
+AN0041:
+  StagingDirectoryList: [/tmp/, /srv/drop/]
+  TimeWindow: 20m
+  UserContext: [interactive]
+AN0043:
+  ObjectWriteThreshold: 50
+  InstanceTag:
+    isolated: "true"
+AN0044:
+`
+
+func TestParseFull(t *testing.T) {
+	t.Parallel()
+	f, err := Parse([]byte(fullConfig), "full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := f.Stagewatch
+	if h.PluginDir != "/opt/stagewatch/plugins" || h.HostIdentifier != "web-01" || h.Socket != "/run/sw/sw.sock" ||
+		h.QueryTimeout != 3*time.Second || h.ResultsLog != "/var/log/stagewatch/results.log" || h.StateDir != "/var/lib/sw" {
+		t.Errorf("host section decoded wrong: %+v", h)
+	}
+	if got := h.Checksums["stagewatch-linux"]; got != "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" {
+		t.Errorf("checksum not normalised to lower case: %q", got)
+	}
+	if !f.RemoteEnabled("AN0043") || f.RemoteEnabled("AN0044") {
+		t.Errorf("remote_analytics: %v", h.RemoteAnalytics)
+	}
+	if h.Decorations["env"] != "prod" || len(h.Packs) != 1 || len(h.Plugins) != 1 {
+		t.Errorf("lists/maps: %+v", h)
+	}
+	var an41 map[string]any
+	if err := json.Unmarshal(f.AnalyticConfig("AN0041"), &an41); err != nil {
+		t.Fatal(err)
+	}
+	if an41["TimeWindow"] != "20m" || len(an41["StagingDirectoryList"].([]any)) != 2 {
+		t.Errorf("AN0041 section: %s", f.AnalyticConfig("AN0041"))
+	}
+	var an43 map[string]any
+	if err := json.Unmarshal(f.AnalyticConfig("AN0043"), &an43); err != nil {
+		t.Fatal(err)
+	}
+	if an43["ObjectWriteThreshold"] != float64(50) {
+		t.Errorf("AN0043 number not kept as a number: %s", f.AnalyticConfig("AN0043"))
+	}
+	if f.AnalyticConfig("AN0044") != nil || f.AnalyticConfig("AN0040") != nil {
+		t.Errorf("empty or absent section should be nil")
+	}
+	if got := strings.Join(f.SectionIDs(), ","); got != "AN0041,AN0043" {
+		t.Errorf("SectionIDs = %s", got)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	host, _ := os.Hostname()
+	for _, src := range []string{"", "# only a comment\n", "stagewatch:\n", "stagewatch: {}\n"} {
+		f, err := Parse([]byte(src), "d.yaml")
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		h := f.Stagewatch
+		if h.Socket != DefaultSocket || h.QueryTimeout != DefaultQueryTimeout || h.StateDir != DefaultStateDir || h.HostIdentifier != host {
+			t.Errorf("%q: defaults not applied: %+v", src, h)
+		}
+	}
+}
+
+func TestParseErrorsNameTheKey(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, src string
+		want      []string
+	}{
+		{"unknown top-level", "stagewatch: {}\nAN0099:\n  X: 1\n", []string{`"AN0099"`, "line 2"}},
+		{"unknown host key", "stagewatch:\n  socket: /x.sock\n  plugindir: /x\n", []string{`stagewatch.plugindir`, "line 3", "plugin_dir"}},
+		{"bad duration", "stagewatch:\n  query_timeout: soon\n", []string{"stagewatch.query_timeout"}},
+		{"duration as number", "stagewatch:\n  query_timeout: 10\n", []string{"stagewatch.query_timeout"}},
+		{"negative timeout", "stagewatch:\n  query_timeout: -1s\n", []string{"stagewatch.query_timeout"}},
+		{"bad checksum", "stagewatch:\n  checksums:\n    stagewatch-linux: abc\n", []string{"stagewatch.checksums.stagewatch-linux"}},
+		{"checksum by path", "stagewatch:\n  checksums:\n    /x/stagewatch-linux: " + strings.Repeat("a", 64) + "\n", []string{"stagewatch.checksums"}},
+		{"plugin path", "stagewatch:\n  plugins: [../evil]\n", []string{"stagewatch.plugins"}},
+		{"remote not remote", "stagewatch:\n  remote_analytics: [AN0041]\n", []string{"stagewatch.remote_analytics", "AN0041"}},
+		{"relative socket", "stagewatch:\n  socket: sw.sock\n", []string{"stagewatch.socket"}},
+		{"plugins not a list", "stagewatch:\n  plugins: {a: b}\n", []string{"stagewatch.plugins"}},
+		{"analytic not a mapping", "AN0041: [a, b]\n", []string{"AN0041"}},
+		{"top level list", "- a\n- b\n", []string{"top level"}},
+		{"duplicate section", "AN0041: {}\nAN0041: {}\n", []string{"AN0041"}},
+		{"syntax", "stagewatch:\n  socket: [\n", []string{"bad.yaml"}},
+		{"non-string key in analytic", "AN0041:\n  StagingDirectoryList:\n    1: x\n", []string{"AN0041"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse([]byte(tc.src), "bad.yaml")
+			if err == nil {
+				t.Fatalf("no error for %q", tc.src)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadSources covers the order explicit path > $STAGEWATCH_CONFIG >
+// DefaultPath. It sets the environment, so it does not run in parallel.
+func TestLoadSources(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "sw.yaml")
+	if err := os.WriteFile(good, []byte("stagewatch:\n  host_identifier: from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.yaml")
+
+	f, err := Load(good)
+	if err != nil || f.Stagewatch.HostIdentifier != "from-file" || f.Path != good {
+		t.Fatalf("explicit file: %v %+v", err, f)
+	}
+	if _, err := Load(missing); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Fatalf("missing explicit file: want an error naming it, got %v", err)
+	}
+
+	t.Setenv(EnvVar, good)
+	if f, err := Load(""); err != nil || f.Stagewatch.HostIdentifier != "from-file" {
+		t.Fatalf("from %s: %v %+v", EnvVar, err, f)
+	}
+	t.Setenv(EnvVar, missing)
+	if _, err := Load(""); err == nil {
+		t.Fatalf("missing file named by %s must be an error", EnvVar)
+	}
+
+	t.Setenv(EnvVar, "")
+	f, err = Load("")
+	if _, statErr := os.Stat(DefaultPath); os.IsNotExist(statErr) {
+		if err != nil || f.Path != "" || f.Stagewatch.Socket != DefaultSocket {
+			t.Fatalf("missing default file must mean defaults: %v %+v", err, f)
+		}
+	}
+
+	unreadable := filepath.Join(dir, "dir.yaml")
+	if err := os.Mkdir(unreadable, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(unreadable); err == nil {
+		t.Fatal("a directory as config must be an error")
+	}
+}

@@ -1,0 +1,276 @@
+package staging
+
+import (
+	"strings"
+	"time"
+
+	"github.com/stagewatch/stagewatch/internal/event"
+)
+
+// sameActor reports whether two events come from one actor: the same login
+// (audit) uid when both are known, else the same uid, user name or session;
+// with nothing to compare, they are taken as one.
+func sameActor(a, b *event.Actor) bool {
+	switch {
+	case a.AUID >= 0 && b.AUID >= 0:
+		return a.AUID == b.AUID
+	case a.UID >= 0 && b.UID >= 0:
+		return a.UID == b.UID
+	case a.User != "" && b.User != "":
+		return strings.EqualFold(a.User, b.User)
+	case a.Session != "" && b.Session != "":
+		return a.Session == b.Session
+	}
+	return true
+}
+
+func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
+	p := &ev.Process
+	exe := p.Exe
+	if exe == "" && len(p.Argv) > 0 {
+		exe = p.Argv[0]
+	}
+	if exe == "" {
+		c.stats.Invalid++
+		return nil
+	}
+	prev := c.byPID[p.PID]
+	if prev != nil && prev.time < t-int64(time.Second) {
+		// A new program in that pid (exec or pid reuse): what it writes is
+		// no longer the old archiver's output.
+		delete(c.byPID, p.PID)
+		prev = nil
+	}
+	base := c.style.baseName(exe)
+	_, known := lookupTool(base)
+	configured := c.archivers.match(base)
+	if !known && !configured {
+		return nil
+	}
+	if prev != nil && prev.exe == exe {
+		return nil // the same exec reported by a second sensor
+	}
+	if parent := c.byPID[p.PPID]; parent != nil && !parent.removed && (parent.kind == CommandArchiver || parent.kind == CommandExtractor) &&
+		t >= parent.time && t-parent.time <= c.window {
+		// The compressor tar runs for z/j/J, a helper of 7z…: part of the
+		// parent's step, and its writes are the parent's output.
+		c.byPID[p.PID] = parent
+		return nil
+	}
+	cmd := Classify(exe, p.Argv, c.style)
+	switch cmd.Kind {
+	case CommandArchiver:
+		if !configured && !c.archivers.match(cmd.Tool) {
+			return nil
+		}
+	case CommandExtractor:
+		c.stats.Extractions++
+		if key := (stepKey{pid: p.PID, time: t}); c.steps[key] == nil {
+			c.addStep(&step{key: key, kind: CommandExtractor, time: t, pid: p.PID, actor: ev.Actor, exe: exe})
+		}
+		return nil
+	case CommandEncryptor:
+		return c.encryptionStep(ev, t, cmd)
+	default:
+		if !configured {
+			return nil
+		}
+		// A configured archiver the classifier does not know: its
+		// operands are its inputs, an operand with an archive suffix
+		// its output.
+		cmd = Command{Kind: CommandArchiver, Tool: strings.ToLower(base)}
+		for _, a := range positionals(argvTail(p.Argv)) {
+			if cmd.Output == "" && hasArchiveExt(strings.ToLower(a)) {
+				cmd.Output = a
+			} else {
+				cmd.Inputs = append(cmd.Inputs, a)
+			}
+		}
+	}
+	if c.allowedProcess(p) {
+		c.stats.Ignored++
+		return nil
+	}
+	key := stepKey{pid: p.PID, time: t}
+	if c.steps[key] != nil {
+		return nil // the same exec from a second sensor
+	}
+	c.stats.ArchiveSteps++
+	s := &step{key: key, kind: CommandArchiver, time: t, pid: p.PID, ppid: p.PPID, actor: ev.Actor,
+		exe: exe, process: formatProcess(exe, p.Argv), tool: cmd.Tool, encrypted: cmd.Encrypted}
+	for _, in := range cmd.Inputs {
+		if in == "-" || in == "" {
+			continue
+		}
+		s.refs = append(s.refs, ResolvePath(p.Cwd, c.style.stripGlob(in), c.style))
+	}
+	// With no operands the tool reads names from stdin (cpio -o, tar -T -,
+	// zip -@), usually produced in its cwd; a compressor with no operands
+	// filters stdin, which says nothing about its cwd.
+	if len(s.refs) == 0 && p.Cwd != "" && tools[cmd.Tool].family != famCompressor {
+		s.refs = append(s.refs, ResolvePath(p.Cwd, ".", c.style))
+	}
+	switch cmd.Output {
+	case "":
+	case "-":
+		s.output, s.outDisp = "-", "-"
+	default:
+		s.output = ResolvePath(p.Cwd, cmd.Output, c.style)
+		s.outDisp = s.output
+		if c.style == Windows && c.style.isAbs(cmd.Output) {
+			s.outDisp = cmd.Output
+		}
+		if pl, ok := locate(c.roots, c.style, s.output); ok && !pl.inRoot && !pl.isRoot {
+			s.refs = append(s.refs, pl.group)
+		}
+	}
+	c.addStep(s)
+	return c.emit(s, nil)
+}
+
+func argvTail(argv []string) []string {
+	if len(argv) == 0 {
+		return nil
+	}
+	return argv[1:]
+}
+
+// archiveFileStep handles an archive file written in a staging root by a
+// process not seen exec'ing as an archiver (a script using zipfile, a
+// renamed tool).
+func (c *Correlator) archiveFileStep(ev *event.Event, t int64, raw, norm string, pl place, out []event.Detection) []event.Detection {
+	key := stepKey{pid: ev.Process.PID, path: norm}
+	if c.steps[key] != nil {
+		return out // the same archive written again (create, then close)
+	}
+	c.stats.ArchiveSteps++
+	s := &step{key: key, kind: CommandArchiver, fileStep: true, time: t, pid: ev.Process.PID, ppid: ev.Process.PPID,
+		actor: ev.Actor, exe: ev.Process.Exe, process: formatProcess(ev.Process.Exe, ev.Process.Argv),
+		tool: c.style.baseName(ev.Process.Exe), output: norm, outDisp: raw}
+	if s.tool == "" {
+		s.tool = "an unknown process"
+	}
+	if pl.inRoot {
+		// An archive beside the staged directory is usually named after
+		// it: /tmp/loot.zip for /tmp/loot.
+		s.refs = append(s.refs, stripArchiveExt(norm))
+		s.rootFiles = append(s.rootFiles, pl.group)
+	} else {
+		s.refs = append(s.refs, pl.group)
+	}
+	c.addStep(s)
+	return c.emit(s, out)
+}
+
+// encryptionStep ties an encryption of an archive to its archive step.
+func (c *Correlator) encryptionStep(ev *event.Event, t int64, cmd Command) []event.Detection {
+	p := &ev.Process
+	var inputs []string
+	for _, in := range cmd.Inputs {
+		if in != "-" && in != "" {
+			inputs = append(inputs, ResolvePath(p.Cwd, in, c.style))
+		}
+	}
+	var out []event.Detection
+	for i := len(c.stepQueue) - 1; i >= c.stepHead; i-- {
+		s := c.stepQueue[i]
+		if s.removed || s.kind != CommandArchiver || s.time > t+int64(maxSkew) || t-s.time > c.window || !sameActor(&s.actor, &ev.Actor) {
+			continue
+		}
+		match := false
+		if s.output != "" && s.output != "-" {
+			for _, in := range inputs {
+				if in == s.output {
+					match = true
+				}
+			}
+		} else if s.output == "-" && len(inputs) == 0 && s.ppid == p.PPID && abs64(t-s.time) <= int64(maxSkew) {
+			// tar czf - dir | gpg -c: siblings in one pipeline.
+			match = true
+		}
+		if !match || s.enc != nil {
+			continue
+		}
+		c.stats.EncryptionSteps++
+		s.enc = &encryption{time: t, tool: cmd.Tool, pid: p.PID, process: formatProcess(p.Exe, p.Argv), output: cmd.Output}
+		if s.enc.output != "" && s.enc.output != "-" {
+			s.enc.output = ResolvePath(p.Cwd, cmd.Output, c.style)
+		}
+		out = c.emit(s, out)
+	}
+	return out
+}
+
+func abs64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// reevaluateLate re-evaluates recent steps that a late-arriving staged file
+// event (older than the step, delivered after it) belongs to.
+func (c *Correlator) reevaluateLate(g *group, norm string, t int64, out []event.Detection) []event.Detection {
+	for i := len(c.stepQueue) - 1; i >= c.stepHead; i-- {
+		s := c.stepQueue[i]
+		if s.removed || s.kind != CommandArchiver || s.time <= t {
+			continue
+		}
+		if s.time-t > int64(maxSkew) {
+			continue
+		}
+		all, refs := c.coverage(s, g)
+		if !all && !fileCovered(c.style, norm, refs) {
+			continue
+		}
+		out = c.emit(s, out)
+	}
+	return out
+}
+
+// coverage says which files of g step s reads: all of them, or those at or
+// under one of refs.
+func (c *Correlator) coverage(s *step, g *group) (all bool, refs []string) {
+	if g.inRoot {
+		for _, r := range s.rootFiles {
+			if r == g.key {
+				return true, nil
+			}
+		}
+	}
+	for _, r := range s.refs {
+		switch {
+		case !g.inRoot && (c.style.under(r, g.key) || c.style.under(g.key, r)):
+			return true, nil
+		case g.inRoot && c.style.under(g.key, r):
+			return true, nil
+		case g.inRoot && c.style.under(r, g.key):
+			refs = append(refs, r)
+		}
+	}
+	return false, refs
+}
+
+func fileCovered(style PathStyle, f string, refs []string) bool {
+	for _, r := range refs {
+		if style.under(f, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// emit evaluates s and appends its detection, new or updated, to out.
+func (c *Correlator) emit(s *step, out []event.Detection) []event.Detection {
+	d, ok := c.evaluate(s)
+	if !ok {
+		return out
+	}
+	if s.emitted {
+		c.stats.Updates++
+	} else {
+		c.stats.Detections++
+		s.emitted = true
+	}
+	return append(out, d)
+}

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/stagewatch/stagewatch/internal/event"
+)
+
+// Text makes s safe for a TEXT column: protobuf strings must be valid UTF-8
+// and SQLite's C side stops at NUL, so invalid bytes and NUL become \xNN
+// escapes. Everything else, newlines included, is kept as the sensor saw it.
+func Text(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || r == 0 {
+			b.WriteString(`\x`)
+			b.WriteString(strconv.FormatUint(uint64(s[i])|0x100, 16)[1:])
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// Cmdline joins argv with spaces, quoting (Go syntax) every argument that
+// is empty or holds whitespace, quotes, backslashes, control characters or
+// invalid UTF-8, so the line splits back into the same arguments and a
+// newline in an argument cannot forge a second line.
+func Cmdline(argv []string) string {
+	var b strings.Builder
+	for i, a := range argv {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if needsQuote(a) {
+			b.WriteString(strconv.Quote(a))
+		} else {
+			b.WriteString(a)
+		}
+	}
+	return b.String()
+}
+
+func needsQuote(a string) bool {
+	if a == "" {
+		return true
+	}
+	for i := 0; i < len(a); {
+		r, size := utf8.DecodeRuneInString(a[i:])
+		if r == utf8.RuneError && size == 1 {
+			return true
+		}
+		if r == '"' || r == '\'' || r == '\\' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// FormatActor renders an actor for actor columns, as the correlator renders
+// it in detections: "alice (uid 1000, auid 1000, tty pts/0, ses 3)".
+func FormatActor(a *event.Actor) string {
+	var parts []string
+	if a.UID >= 0 && (a.User != "" || a.UID == 0) {
+		parts = append(parts, "uid "+strconv.FormatInt(a.UID, 10))
+	}
+	if a.EUID >= 0 && a.EUID != a.UID {
+		parts = append(parts, "euid "+strconv.FormatInt(a.EUID, 10))
+	}
+	if a.AUID >= 0 {
+		parts = append(parts, "auid "+strconv.FormatInt(a.AUID, 10))
+	}
+	if a.Interactive() {
+		parts = append(parts, "tty "+a.TTY)
+	}
+	if a.Session != "" {
+		parts = append(parts, "ses "+a.Session)
+	}
+	name := "an unknown user"
+	switch {
+	case a.User != "":
+		name = a.User
+	case a.UID == 0:
+		name = "root"
+	case a.UID > 0:
+		name = "uid " + strconv.FormatInt(a.UID, 10)
+	}
+	if len(parts) == 0 {
+		return name
+	}
+	return name + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// EvidenceJSON renders the evidence column: always a JSON array, valid even
+// when paths hold invalid UTF-8 (encoding/json substitutes U+FFFD).
+func EvidenceJSON(evidence []event.Evidence) string {
+	if len(evidence) == 0 {
+		return "[]"
+	}
+	if out, ok := marshal(evidence); ok {
+		return out
+	}
+	// Only a time outside years 0–9999 fails to encode: keep the event and
+	// drop the impossible time rather than the whole chain.
+	clean := slices.Clone(evidence)
+	for i := range clean {
+		if y := clean[i].Time.Year(); y < 0 || y > 9999 {
+			clean[i].Time = time.Time{}
+		}
+	}
+	out, _ := marshal(clean)
+	return out
+}
+
+func jsonStrings(list []string) string {
+	if len(list) == 0 {
+		return "[]"
+	}
+	out, _ := marshal(list) // strings always encode
+	return out
+}
+
+func marshal(v any) (string, bool) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	// Paths with & or < are common; \u0026 in a column helps no one.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "[]", false
+	}
+	return strings.TrimSuffix(b.String(), "\n"), true
+}

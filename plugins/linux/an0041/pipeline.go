@@ -1,0 +1,255 @@
+package an0041
+
+import (
+	"container/heap"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/internal/staging"
+	"github.com/stagewatch/stagewatch/internal/store"
+)
+
+// Live events wait in a time-ordered buffer for the settle delay before the
+// correlator sees them: the exec of an archiver arrives from audit within
+// ~50 ms, but a file staged just before it may be read a little later from
+// fanotify, and the archiver's own writes must come after its exec. An event
+// whose time is off (clock step, a sensor's lag) still leaves after maxHold.
+//
+// Live exec times are also moved forward by LiveExecSkew for the
+// correlator: audit stamps an exec to the millisecond, truncated, while
+// fanotify can only stamp a file event when it reads it, so a file copied
+// just before an archiver started can carry a later time than the archiver.
+// Events still leave the buffer in their true order, so an archiver's own
+// writes always follow its exec.
+const (
+	DefaultSettleDelay = 250 * time.Millisecond
+	LiveExecSkew       = DefaultSettleDelay
+	maxHoldFactor      = 4
+	maxPending         = 65536
+)
+
+type pending struct {
+	ev      *event.Event
+	arrived time.Time
+	seq     uint64
+}
+
+type pendingHeap []pending
+
+func (h pendingHeap) Len() int { return len(h) }
+func (h pendingHeap) Less(i, j int) bool {
+	if !h[i].ev.Time.Equal(h[j].ev.Time) {
+		return h[i].ev.Time.Before(h[j].ev.Time)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h pendingHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *pendingHeap) Push(x any)   { *h = append(*h, x.(pending)) }
+func (h *pendingHeap) Pop() any {
+	old := *h
+	p := old[len(old)-1]
+	old[len(old)-1] = pending{}
+	*h = old[:len(old)-1]
+	return p
+}
+
+// pipeline is the one path every event takes, live or replayed: process
+// table, settle buffer, correlator, store. Its lock makes the correlator
+// (which is not concurrent) safe for several collectors.
+type pipeline struct {
+	mu      sync.Mutex
+	corr    *staging.Correlator
+	dirs    []string
+	host    string
+	settle  time.Duration
+	skew    time.Duration // added to exec times for the correlator; live only
+	pending pendingHeap
+	seq     uint64
+
+	table *procTable
+	store *store.Store
+
+	seen uint64
+	// Counters of correlators replaced by a reconfiguration, so totals
+	// survive it.
+	retiredDetections uint64
+	retiredDrops      uint64
+}
+
+func newPipeline(table *procTable, st *store.Store) *pipeline {
+	return &pipeline{table: table, store: st, settle: DefaultSettleDelay}
+}
+
+// reconfigure swaps in a new correlator. Events still settling go through
+// the old one first so nothing in flight is lost.
+func (p *pipeline) reconfigure(corr *staging.Correlator, dirs []string, host string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.corr != nil {
+		p.releaseLocked(time.Time{}, true)
+		s := p.corr.Stats()
+		p.retiredDetections += s.Detections
+		p.retiredDrops += dropsOf(s)
+	}
+	p.corr, p.dirs, p.host = corr, dirs, host
+}
+
+// dropsOf counts what the correlator lost. Files and evidence past their
+// caps are still counted in detections, so they are not drops.
+func dropsOf(s staging.Stats) uint64 {
+	d := s.Dropped
+	return d.Groups + d.Steps + d.Actors
+}
+
+// goLive turns on the live exec skew.
+func (p *pipeline) goLive() {
+	p.mu.Lock()
+	p.skew = LiveExecSkew
+	p.mu.Unlock()
+}
+
+// arrive takes a live batch: execs enter the process table at once (so the
+// file watcher's lookups find them), then everything waits to settle.
+func (p *pipeline) arrive(batch []*event.Event, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ev := range batch {
+		if ev == nil {
+			continue
+		}
+		p.seen++
+		p.admitLocked(ev)
+		p.seq++
+		heap.Push(&p.pending, pending{ev: ev, arrived: now, seq: p.seq})
+	}
+	p.releaseLocked(now, false)
+}
+
+// direct feeds one replayed event with no settle delay: a log is already
+// in order, and its clock is the events' own.
+func (p *pipeline) direct(ev *event.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seen++
+	p.admitLocked(ev)
+	p.processLocked(ev)
+}
+
+func (p *pipeline) admitLocked(ev *event.Event) {
+	if ev.Host == "" {
+		ev.Host = p.host
+	}
+	if ev.Kind == event.KindExec {
+		p.table.exec(ev)
+	}
+}
+
+// tick releases what has settled and lets the correlator expire old state.
+func (p *pipeline) tick(now time.Time, expire bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.releaseLocked(now, false)
+	if expire && p.corr != nil {
+		p.corr.Expire(now)
+	}
+}
+
+// flush releases everything pending, settled or not.
+func (p *pipeline) flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.releaseLocked(time.Time{}, true)
+}
+
+func (p *pipeline) releaseLocked(now time.Time, all bool) {
+	settledBefore := now.Add(-p.settle)
+	heldSince := now.Add(-maxHoldFactor * p.settle)
+	for p.pending.Len() > 0 {
+		top := p.pending[0]
+		if !all && len(p.pending) <= maxPending && top.ev.Time.After(settledBefore) && top.arrived.After(heldSince) {
+			return
+		}
+		heap.Pop(&p.pending)
+		p.processLocked(top.ev)
+	}
+}
+
+func (p *pipeline) processLocked(ev *event.Event) {
+	if p.corr == nil {
+		return
+	}
+	if ev.Kind.IsFile() {
+		p.table.enrich(ev)
+	}
+	observed := ev
+	if ev.Kind == event.KindExec && p.skew > 0 {
+		shifted := *ev
+		shifted.Time = ev.Time.Add(p.skew)
+		observed = &shifted
+	}
+	for _, d := range p.corr.Observe(observed) {
+		p.store.UpsertDetection(&d)
+	}
+	switch {
+	case ev.Kind.IsFile():
+		if dir, ok := stagingDirOf(p.dirs, ev.Path); ok {
+			p.store.AddFileEvent(ev, dir)
+		}
+	case ev.Kind == event.KindExec:
+		if cmd := staging.Classify(exeOf(&ev.Process), ev.Process.Argv, staging.Posix); cmd.Kind != staging.CommandOther {
+			p.store.AddProcessEvent(ev, cmd.Kind.String())
+		}
+	}
+}
+
+type pipelineStats struct {
+	seen       uint64
+	pending    int
+	detections uint64
+	drops      uint64
+	correlator staging.Stats
+}
+
+func (p *pipeline) stats() pipelineStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := pipelineStats{seen: p.seen, pending: p.pending.Len(), detections: p.retiredDetections, drops: p.retiredDrops}
+	if p.corr != nil {
+		s.correlator = p.corr.Stats()
+		s.detections += s.correlator.Detections
+		s.drops += dropsOf(s.correlator)
+	}
+	return s
+}
+
+// stagingDirOf returns the most specific configured staging directory p
+// lies under. A "*" element matches any one path element, as in the
+// correlator.
+func stagingDirOf(dirs []string, p string) (string, bool) {
+	best, bestLen := "", -1
+	pathElems := splitPath(p)
+	for _, d := range dirs {
+		dirElems := splitPath(d)
+		if len(pathElems) <= len(dirElems) || len(dirElems) <= bestLen {
+			continue
+		}
+		match := true
+		for i, e := range dirElems {
+			if ok, _ := path.Match(e, pathElems[i]); !ok && e != pathElems[i] {
+				match = false
+				break
+			}
+		}
+		if match {
+			best, bestLen = d, len(dirElems)
+		}
+	}
+	return best, bestLen >= 0
+}
+
+func splitPath(p string) []string {
+	return strings.FieldsFunc(p, func(r rune) bool { return r == '/' })
+}

@@ -1,0 +1,180 @@
+package an0041
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/internal/schema"
+	"github.com/stagewatch/stagewatch/internal/staging"
+	"github.com/stagewatch/stagewatch/internal/store"
+	"github.com/stagewatch/stagewatch/plugins/sdk"
+)
+
+var t0 = time.Unix(1_800_000_000, 0)
+
+func at(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+
+var alice = event.Actor{UID: 1000, EUID: 1000, AUID: 1000, TTY: "pts/0", Session: "2"}
+
+func execEv(ms int, pid, ppid int64, exe string, cwd string, argv ...string) *event.Event {
+	return &event.Event{Time: at(ms), Kind: event.KindExec, Actor: alice, Source: "audit",
+		Process: event.Process{PID: pid, PPID: ppid, Exe: exe, Argv: argv, Cwd: cwd}}
+}
+
+func fileEv(ms int, pid int64, path string) *event.Event {
+	return &event.Event{Time: at(ms), Kind: event.KindFileCreate, Path: path, Size: 100, Source: "fanotify",
+		Process: event.Process{PID: pid, PPID: event.Unknown},
+		Actor:   event.Actor{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown}}
+}
+
+func newTestPipeline(t *testing.T) (*pipeline, *store.Store) {
+	t.Helper()
+	corr, err := staging.New(staging.Config{AnalyticID: AnalyticID, Platform: Platform, PathStyle: staging.Posix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(store.Config{AnalyticID: AnalyticID, Platform: Platform})
+	p := newPipeline(newProcTable(0, nil), st)
+	p.reconfigure(corr, staging.DefaultStagingDirectories(Platform), "h")
+	return p, st
+}
+
+// The archiver's exec arrives before copies that happened earlier but were
+// read later; the settle buffer puts them first, and the archiver's own
+// write of its output stays its output.
+func TestSettleOrdersEvents(t *testing.T) {
+	t.Parallel()
+	p, st := newTestPipeline(t)
+	p.arrive([]*event.Event{execEv(0, 10, 1, "/usr/bin/bash", "/home/alice", "bash")}, at(1))
+	p.arrive([]*event.Event{execEv(100, 11, 10, "/usr/bin/cp", "/home/alice", "cp", "a", "b", "c", "/tmp/loot/")}, at(101))
+	p.arrive([]*event.Event{execEv(200, 12, 10, "/usr/bin/tar", "/tmp", "tar", "czf", "/tmp/loot.tgz", "loot")}, at(210))
+	p.arrive([]*event.Event{
+		fileEv(150, 11, "/tmp/loot/a"), fileEv(160, 11, "/tmp/loot/b"), fileEv(170, 11, "/tmp/loot/c"),
+		fileEv(220, 12, "/tmp/loot.tgz"),
+	}, at(230))
+	if got := p.stats().pending; got != 7 {
+		t.Fatalf("%d events pending before the settle delay, want 7", got)
+	}
+	p.tick(at(230), false)
+	p.tick(at(220).Add(DefaultSettleDelay), false)
+	rows := generate(t, st, schema.Detections)
+	if len(rows) != 1 || rows[0]["file_count"] != "3" || rows[0]["archive_path"] != "/tmp/loot.tgz" {
+		t.Fatalf("detections %v", rows)
+	}
+	if rows[0]["actor"] != "uid 1000 (auid 1000, tty pts/0, ses 2)" {
+		t.Errorf("file events not enriched from the exec: actor %q", rows[0]["actor"])
+	}
+	files := generate(t, st, schema.FileEvents)
+	if len(files) != 4 || files[0]["process"] != "/usr/bin/cp" || files[3]["process"] != "/usr/bin/tar" {
+		t.Errorf("file events %v", files)
+	}
+	procs := generate(t, st, schema.ProcessEvents)
+	var cats []string
+	for _, r := range procs {
+		cats = append(cats, r["category"])
+	}
+	if !slices.Equal(cats, []string{"script", "copy", "archiver"}) || procs[2]["ancestry"] != `["/usr/bin/bash"]` {
+		t.Errorf("process events %v", procs)
+	}
+}
+
+// An event whose time is far off still leaves after the longest hold.
+func TestSettleMaxHold(t *testing.T) {
+	t.Parallel()
+	p, _ := newTestPipeline(t)
+	p.arrive([]*event.Event{fileEv(60_000, 5, "/tmp/x/future")}, at(0))
+	p.tick(at(int(DefaultSettleDelay.Milliseconds())), false)
+	if p.stats().pending != 1 {
+		t.Fatal("released before its time")
+	}
+	p.tick(at(int(maxHoldFactor*DefaultSettleDelay.Milliseconds())), false)
+	if p.stats().pending != 0 {
+		t.Fatal("held past the longest hold")
+	}
+}
+
+func TestProcTable(t *testing.T) {
+	t.Parallel()
+	pt := newProcTable(0, nil)
+	pt.exec(execEv(0, 1, 0, "/sbin/init", "/"))
+	pt.exec(execEv(10, 50, 1, "/usr/sbin/sshd", "/"))
+	pt.exec(execEv(20, 60, 50, "/usr/bin/bash", "/root"))
+	tar := execEv(30, 70, 60, "/usr/bin/tar", "/tmp", "tar", "cf", "x.tar", "x")
+	pt.exec(tar)
+	if want := []string{"/usr/bin/bash", "/usr/sbin/sshd", "/sbin/init"}; !slices.Equal(tar.Process.Ancestors, want) || tar.Process.Parent != want[0] {
+		t.Fatalf("ancestry %q parent %q", tar.Process.Ancestors, tar.Process.Parent)
+	}
+	// pid 70 execs again: writes before the second exec belong to tar.
+	pt.exec(execEv(40, 70, 60, "/usr/bin/gzip", "/tmp", "gzip"))
+	for ms, want := range map[int]string{35: "/usr/bin/tar", 45: "/usr/bin/gzip"} {
+		ev := fileEv(ms, 70, "/tmp/x")
+		pt.enrich(ev)
+		if ev.Process.Exe != want || ev.Actor.AUID != 1000 {
+			t.Errorf("write at %dms: %q %+v", ms, ev.Process.Exe, ev.Actor)
+		}
+	}
+	// A parent loop cannot hang the walk.
+	pt.exec(execEv(50, 80, 81, "/bin/a", "/"))
+	pt.exec(execEv(51, 81, 80, "/bin/b", "/"))
+	loop := execEv(52, 82, 81, "/bin/c", "/")
+	pt.exec(loop)
+	if len(loop.Process.Ancestors) != 2 {
+		t.Errorf("loop ancestry %q", loop.Process.Ancestors)
+	}
+	// Replaced images go after retainGone; gone processes once not alive.
+	pt.sweep(at(40).Add(retainGone+time.Second), func(pid int64) bool { return pid == 1 })
+	if img, ok := pt.at(70, time.Time{}); !ok || img.proc.Exe != "/usr/bin/gzip" {
+		t.Errorf("pid 70 after sweep: %+v", img)
+	}
+	pt.sweep(at(40).Add(2*retainGone+2*time.Second), func(pid int64) bool { return pid == 1 })
+	if pt.size() != 1 {
+		t.Errorf("%d pids left, want only init", pt.size())
+	}
+	// The cap evicts the oldest.
+	small := newProcTable(100, nil)
+	for i := range 300 {
+		small.exec(execEv(i, int64(1000+i), 1, "/bin/true", "/"))
+	}
+	if small.size() > 100 {
+		t.Errorf("table holds %d, cap 100", small.size())
+	}
+	if _, ok := small.at(1299, time.Time{}); !ok {
+		t.Error("newest evicted")
+	}
+}
+
+func TestStagingDirOf(t *testing.T) {
+	t.Parallel()
+	dirs := []string{"/tmp/", "/tmp/deep/", "/home/*/Downloads/", "/mnt"}
+	for p, want := range map[string]string{
+		"/tmp/a":                "/tmp/",
+		"/tmp/deep/x/y":         "/tmp/deep/",
+		"/home/bob/Downloads/z": "/home/*/Downloads/",
+		"/mnt/usb/f":            "/mnt",
+		"/mnt":                  "",
+		"/tmpfoo/a":             "",
+		"/home/bob/Documents/a": "",
+		"/var/log/syslog":       "",
+		"/tmp":                  "",
+	} {
+		got, ok := stagingDirOf(dirs, p)
+		if got != want || ok != (want != "") {
+			t.Errorf("stagingDirOf(%q) = %q, %v; want %q", p, got, ok, want)
+		}
+	}
+}
+
+func generate(t *testing.T, st *store.Store, table string) []sdk.Row {
+	t.Helper()
+	var rows []sdk.Row
+	if err := st.Generate(context.Background(), table, nil, func(b []sdk.Row) error {
+		rows = append(rows, b...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}

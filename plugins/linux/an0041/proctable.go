@@ -1,0 +1,252 @@
+package an0041
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stagewatch/stagewatch/internal/event"
+)
+
+// Process table bounds. An image replaced by exec, or a process gone, is
+// kept for retainGone so that file events read a little late still find
+// their writer; maxAncestry stops a corrupt ppid loop.
+const (
+	defaultMaxProcesses = 16384
+	retainGone          = 30 * time.Second
+	maxImagesPerPID     = 4
+	maxAncestry         = 16
+)
+
+// image is one program a pid ran, from its exec (or from /proc for a
+// process that was running before collection started).
+type image struct {
+	proc  event.Process // Argv, Exe, Cwd, PPID; Parent and Ancestors filled
+	actor event.Actor
+	start time.Time // exec time; zero when read from /proc (valid for any time)
+	gone  time.Time // when replaced by a later exec or found exited
+	exec  bool      // seen exec'ing (audit/procconn), not guessed from /proc
+}
+
+// procTable maps pids to what they ran: the writer of a file event and the
+// parent chain of an exec come from here. Safe for concurrent use: fanotify
+// looks writers up on its reading goroutine.
+type procTable struct {
+	mu     sync.RWMutex
+	byPID  map[int64][]*image // newest first
+	max    int
+	lookup func(pid int64) (event.Process, event.Actor, bool) // /proc fallback; nil in replay
+	misses uint64                                             // lookups found nowhere
+	evicts uint64
+}
+
+func newProcTable(max int, lookup func(int64) (event.Process, event.Actor, bool)) *procTable {
+	if max <= 0 {
+		max = defaultMaxProcesses
+	}
+	return &procTable{byPID: map[int64][]*image{}, max: max, lookup: lookup}
+}
+
+// exec records ev (a KindExec event) and fills its Parent and Ancestors
+// from the table when the collector left them empty.
+func (t *procTable) exec(ev *event.Event) {
+	p := &ev.Process
+	if p.PID <= 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p.Parent == "" && len(p.Ancestors) == 0 {
+		p.Ancestors = t.ancestryLocked(p.PPID, ev.Time)
+		if len(p.Ancestors) > 0 {
+			p.Parent = p.Ancestors[0]
+		}
+	}
+	img := &image{proc: *p, actor: ev.Actor, start: ev.Time, exec: true}
+	list := t.byPID[p.PID]
+	for _, old := range list {
+		if old.gone.IsZero() {
+			old.gone = ev.Time
+		}
+	}
+	list = append([]*image{img}, list...)
+	if len(list) > maxImagesPerPID {
+		list = list[:maxImagesPerPID]
+	}
+	t.byPID[p.PID] = list
+	if len(t.byPID) > t.max {
+		t.evictLocked()
+	}
+}
+
+// at returns what pid was running at time at (zero: now), falling back to
+// /proc in live mode for processes the table never saw exec.
+func (t *procTable) at(pid int64, at time.Time) (*image, bool) {
+	if pid <= 0 {
+		return nil, false
+	}
+	t.mu.RLock()
+	img := pick(t.byPID[pid], at)
+	t.mu.RUnlock()
+	if img != nil {
+		return img, true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.procLocked(pid)
+}
+
+// pick chooses the newest image started by at; a zero at means the newest.
+func pick(list []*image, at time.Time) *image {
+	for _, img := range list {
+		if at.IsZero() || img.start.IsZero() || !img.start.After(at) {
+			return img
+		}
+	}
+	return nil
+}
+
+func (t *procTable) procLocked(pid int64) (*image, bool) {
+	if img := pick(t.byPID[pid], time.Time{}); img != nil {
+		return img, true
+	}
+	if t.lookup == nil {
+		t.misses++
+		return nil, false
+	}
+	proc, actor, ok := t.lookup(pid)
+	if !ok {
+		t.misses++
+		return nil, false
+	}
+	proc.PID = pid
+	img := &image{proc: proc, actor: actor}
+	t.byPID[pid] = append(t.byPID[pid], img)
+	if len(t.byPID) > t.max {
+		t.evictLocked()
+	}
+	return img, true
+}
+
+// ancestryLocked walks the parent chain from ppid, nearest first.
+func (t *procTable) ancestryLocked(ppid int64, at time.Time) []string {
+	var chain []string
+	seen := map[int64]bool{}
+	for pid := ppid; pid > 0 && len(chain) < maxAncestry && !seen[pid]; {
+		seen[pid] = true
+		img := pick(t.byPID[pid], at)
+		if img == nil {
+			var ok bool
+			if img, ok = t.procLocked(pid); !ok {
+				break
+			}
+		}
+		chain = append(chain, exeOf(&img.proc))
+		pid = img.proc.PPID
+	}
+	return chain
+}
+
+func exeOf(p *event.Process) string {
+	if p.Exe != "" {
+		return p.Exe
+	}
+	if len(p.Argv) > 0 {
+		return p.Argv[0]
+	}
+	return ""
+}
+
+// lookupForWatcher is fanotify's Lookup: the writer as the table knows it
+// now (most writers exec'd moments ago), /proc otherwise.
+func (t *procTable) lookupForWatcher(pid int64) (event.Process, event.Actor, bool) {
+	img, ok := t.at(pid, time.Time{})
+	if !ok {
+		return event.Process{}, event.Actor{}, false
+	}
+	return img.proc, img.actor, true
+}
+
+// enrich fills a file event's writer from the exec the table recorded for
+// it, which beats what the sensor could read at the time: audit's ids and
+// tty, and the exe of a writer that had already exited.
+func (t *procTable) enrich(ev *event.Event) {
+	pid := ev.Process.PID
+	if pid <= 0 {
+		return
+	}
+	t.mu.RLock()
+	img := pick(t.byPID[pid], ev.Time)
+	t.mu.RUnlock()
+	if img == nil || (!img.exec && ev.Process.Exe != "") {
+		return
+	}
+	ev.Process = img.proc
+	ev.Process.PID = pid
+	ev.Actor = img.actor
+}
+
+// sweep drops images replaced or gone for retainGone; alive reports
+// whether a pid still exists (nil in replay, where only the cap applies).
+func (t *procTable) sweep(now time.Time, alive func(pid int64) bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for pid, list := range t.byPID {
+		if alive != nil && list[0].gone.IsZero() && now.Sub(list[0].start) > retainGone && !alive(pid) {
+			list[0].gone = now
+		}
+		kept := list[:0]
+		for _, img := range list {
+			if img.gone.IsZero() || now.Sub(img.gone) <= retainGone {
+				kept = append(kept, img)
+			}
+		}
+		if len(kept) == 0 {
+			delete(t.byPID, pid)
+		} else {
+			t.byPID[pid] = kept
+		}
+	}
+}
+
+// evictLocked makes room by dropping the pids whose newest image is
+// oldest, a tenth of the table at a time so the sort is amortized.
+func (t *procTable) evictLocked() {
+	excess := len(t.byPID) - t.max + t.max/10
+	if excess <= 0 {
+		return
+	}
+	type aged struct {
+		pid   int64
+		start time.Time
+	}
+	all := make([]aged, 0, len(t.byPID))
+	for pid, list := range t.byPID {
+		all = append(all, aged{pid, list[0].start})
+	}
+	slices.SortFunc(all, func(a, b aged) int { return a.start.Compare(b.start) })
+	for _, a := range all[:min(excess, len(all))] {
+		delete(t.byPID, a.pid)
+		t.evicts++
+	}
+}
+
+// setLookup switches the /proc fallback: on live, off for replayed logs,
+// whose pids belong to another machine or another time.
+func (t *procTable) setLookup(lookup func(int64) (event.Process, event.Actor, bool)) {
+	t.mu.Lock()
+	t.lookup = lookup
+	t.mu.Unlock()
+}
+
+func (t *procTable) size() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.byPID)
+}
+
+func (t *procTable) counters() (misses, evicts uint64) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.misses, t.evicts
+}

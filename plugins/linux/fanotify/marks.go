@@ -1,0 +1,225 @@
+//go:build linux
+
+package fanotify
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// markMask is what each filesystem mark asks for.
+//
+// FAN_RENAME rather than FAN_MOVED_TO: one event carries both the old and
+// the new directory+name, so a move-in knows where the file came from
+// (~/Documents → /tmp/stage is the staging signal) at no extra cost.
+// FAN_ONDIR brings directory renames, which invalidate cached paths, and
+// directories moved in whole.
+const markMask = unix.FAN_CREATE | unix.FAN_CLOSE_WRITE | unix.FAN_RENAME | unix.FAN_ONDIR
+
+// stagingDir is one StagingDirectoryList entry as given and as the kernel
+// spells it (symlinks resolved, cleaned).
+type stagingDir struct {
+	given     string
+	canonical string
+	prefix    string // canonical + "/", or "/" for the root
+}
+
+func newStagingDirs(dirs []string) ([]stagingDir, error) {
+	out := make([]stagingDir, 0, len(dirs))
+	seen := make(map[string]bool)
+	for _, d := range dirs {
+		if d == "" || !filepath.IsAbs(d) {
+			return nil, fmt.Errorf("fanotify: staging directory %q is not an absolute path", d)
+		}
+		clean := filepath.Clean(d)
+		canonical := clean
+		// A directory that does not exist yet keeps its given spelling; it
+		// is resolved again when a recheck finds it.
+		if resolved, err := filepath.EvalSymlinks(clean); err == nil {
+			canonical = resolved
+		}
+		if seen[canonical] {
+			continue
+		}
+		seen[canonical] = true
+		out = append(out, stagingDir{given: d, canonical: canonical, prefix: withSlash(canonical)})
+	}
+	return out, nil
+}
+
+func withSlash(p string) string {
+	if p == "/" {
+		return p
+	}
+	return p + "/"
+}
+
+// underStaging reports whether path (absolute, canonical) is a staging
+// directory or lies below one.
+func underStaging(dirs []stagingDir, path string) bool {
+	for i := range dirs {
+		if path == dirs[i].canonical || strings.HasPrefix(path, dirs[i].prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// markedFS is one filesystem carrying our mark.
+type markedFS struct {
+	dev  uint64
+	fsid [fsidLen]byte
+	// root is a directory on the filesystem, used as open_by_handle_at's
+	// mount fd. A path rather than an open fd: a held fd would make the
+	// filesystem impossible to unmount (a USB stick under /mnt).
+	root string
+}
+
+// SkippedDir is a staging directory or mount that carries no mark, and why.
+type SkippedDir struct {
+	Dir    string
+	Reason string
+}
+
+// markAll marks the filesystem of every staging directory and of every
+// mount below one, once per filesystem. It returns what it could not mark;
+// nothing here is fatal, a recheck tries again.
+func (w *Watcher) markAll() []SkippedDir {
+	var skipped []SkippedDir
+	candidates := make([]string, 0, len(w.dirs))
+	for i := range w.dirs {
+		d := &w.dirs[i]
+		if resolved, err := filepath.EvalSymlinks(filepath.Clean(d.given)); err == nil && resolved != d.canonical {
+			// Created (or re-pointed) since the last look.
+			d.canonical, d.prefix = resolved, withSlash(resolved)
+		}
+		candidates = append(candidates, d.canonical)
+	}
+	mounts, err := mountsUnder(w.dirs)
+	if err != nil {
+		skipped = append(skipped, SkippedDir{Dir: "/proc/self/mountinfo", Reason: err.Error()})
+	}
+	candidates = append(candidates, mounts...)
+
+	for _, dir := range candidates {
+		if reason := w.markOne(dir); reason != "" {
+			skipped = append(skipped, SkippedDir{Dir: dir, Reason: reason})
+		}
+	}
+	return skipped
+}
+
+// markOne marks dir's filesystem unless it already is; it returns why not.
+func (w *Watcher) markOne(dir string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return "does not exist"
+		}
+		return err.Error()
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return "not a directory"
+	}
+	if w.hasDev(st.Dev) {
+		return ""
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(dir, &sfs); err != nil {
+		return "statfs: " + err.Error()
+	}
+	fsid := fsidBytes(sfs.Fsid)
+	if fsid == ([fsidLen]byte{}) {
+		return "filesystem reports no fsid, so its events cannot be told apart"
+	}
+	w.mu.Lock()
+	_, clash := w.filesystems[fsid]
+	w.mu.Unlock()
+	if clash {
+		return "another marked filesystem has the same fsid"
+	}
+	if err := unix.FanotifyMark(w.fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, markMask, unix.AT_FDCWD, dir); err != nil {
+		return "fanotify_mark: " + err.Error()
+	}
+	w.mu.Lock()
+	w.filesystems[fsid] = &markedFS{dev: st.Dev, fsid: fsid, root: dir}
+	w.marked = append(w.marked, dir)
+	w.mu.Unlock()
+	return ""
+}
+
+func (w *Watcher) hasDev(dev uint64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, fs := range w.filesystems {
+		if fs.dev == dev {
+			return true
+		}
+	}
+	return false
+}
+
+func fsidBytes(f unix.Fsid) [fsidLen]byte {
+	var b [fsidLen]byte
+	native.PutUint32(b[0:4], uint32(f.Val[0]))
+	native.PutUint32(b[4:8], uint32(f.Val[1]))
+	return b
+}
+
+// mountsUnder lists mount points strictly below a staging directory, so a
+// disk mounted at /mnt/usb is watched like /mnt itself.
+func mountsUnder(dirs []stagingDir) ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parseMountinfo(f, dirs)
+}
+
+func parseMountinfo(r io.Reader, dirs []stagingDir) ([]string, error) {
+	var out []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mountPoint := unescapeMountinfo(fields[4])
+		for i := range dirs {
+			if strings.HasPrefix(mountPoint, dirs[i].prefix) && mountPoint != dirs[i].canonical {
+				out = append(out, mountPoint)
+				break
+			}
+		}
+	}
+	return out, sc.Err()
+}
+
+// unescapeMountinfo undoes the kernel's octal escaping of space, tab,
+// newline and backslash in mountinfo paths.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
+			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }

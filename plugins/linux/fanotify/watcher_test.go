@@ -1,0 +1,456 @@
+//go:build linux
+
+package fanotify
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/stagewatch/stagewatch/internal/event"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// requireFanotify skips unless this process can create a fanotify group with
+// directory-fid+name reporting and mark a filesystem.
+func requireFanotify(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("fanotify filesystem marks and open_by_handle_at need root")
+	}
+	w, err := New(Options{Dirs: []string{"/tmp"}, RecheckInterval: -1})
+	if err != nil {
+		t.Skipf("fanotify unavailable: %v", err)
+	}
+	defer w.Close()
+	if st := w.Stats(); len(st.Marked) == 0 {
+		t.Skipf("cannot mark /tmp's filesystem: %+v", st.Skipped)
+	}
+}
+
+// collector runs a Watcher and keeps every event it emits.
+type collector struct {
+	w      *Watcher
+	cancel context.CancelFunc
+	done   chan error
+
+	mu     sync.Mutex
+	events []*event.Event
+}
+
+func startWatcher(t *testing.T, opts Options) *collector {
+	t.Helper()
+	w, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &collector{w: w, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		c.done <- w.Run(ctx, func(batch []*event.Event) {
+			c.mu.Lock()
+			c.events = append(c.events, batch...)
+			c.mu.Unlock()
+		})
+	}()
+	t.Cleanup(func() { c.stop(t) })
+	return c
+}
+
+func (c *collector) stop(t *testing.T) {
+	t.Helper()
+	if c.cancel == nil {
+		return
+	}
+	c.cancel()
+	c.cancel = nil
+	select {
+	case err := <-c.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Errorf("Run did not return after cancel")
+	}
+	c.w.Close()
+}
+
+// waitFor polls until match finds an event or the deadline passes.
+func (c *collector) waitFor(t *testing.T, what string, match func(*event.Event) bool) *event.Event {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		for _, e := range c.events {
+			if match(e) {
+				c.mu.Unlock()
+				return e
+			}
+		}
+		c.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no event %s; stats %+v; got:\n%s", what, c.w.Stats(), c.dump())
+	return nil
+}
+
+func (c *collector) matching(match func(*event.Event) bool) []*event.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*event.Event
+	for _, e := range c.events {
+		if match(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (c *collector) dump() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var b strings.Builder
+	for i, e := range c.events {
+		if i == 40 {
+			fmt.Fprintf(&b, "… %d more\n", len(c.events)-i)
+			break
+		}
+		fmt.Fprintf(&b, "  %s %q from %q pid %d size %d\n", e.Kind, e.Path, e.SourcePath, e.Process.PID, e.Size)
+	}
+	return b.String()
+}
+
+func is(kind event.Kind, path string, pid int) func(*event.Event) bool {
+	return func(e *event.Event) bool {
+		return e.Kind == kind && e.Path == path && e.Process.PID == int64(pid)
+	}
+}
+
+// run starts a real child process, waits for it and returns its pid.
+func run(t *testing.T, name string, args ...string) int {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %q: %v\n%s", name, args, err, out)
+	}
+	return cmd.Process.Pid
+}
+
+// freshDir makes a new directory under base that the test removes after.
+func freshDir(t *testing.T, base string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(base, "stagewatch-fanotify-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func TestLiveFileEvents(t *testing.T) {
+	requireFanotify(t)
+	t.Parallel()
+	c := startWatcher(t, Options{Dirs: []string{"/tmp/", "/dev/shm/"}})
+	outside := freshDir(t, "/root") // same filesystem as /tmp, not staging
+
+	for _, base := range []string{"/tmp", "/dev/shm"} {
+		t.Run(strings.TrimPrefix(base, "/"), func(t *testing.T) {
+			stage := freshDir(t, base)
+
+			t.Run("shell redirect creates and writes", func(t *testing.T) {
+				f := filepath.Join(stage, "note.txt")
+				pid := run(t, "sh", "-c", `echo hello > "$1"`, "sh", f)
+				c.waitFor(t, "create "+f, is(event.KindFileCreate, f, pid))
+				w := c.waitFor(t, "write "+f, is(event.KindFileWrite, f, pid))
+				if w.Size != 6 || w.Source != Source || w.Time.IsZero() {
+					t.Errorf("write event = %+v, want size 6, source %q, a time", w, Source)
+				}
+			})
+
+			t.Run("cp from outside into a subdirectory made after start", func(t *testing.T) {
+				src := filepath.Join(outside, "report.pdf")
+				if err := os.WriteFile(src, bytes.Repeat([]byte("x"), 12345), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				sub := filepath.Join(stage, "a", "b", "c")
+				run(t, "mkdir", "-p", sub)
+				dst := filepath.Join(sub, "report.pdf")
+				pid := run(t, "cp", src, dst)
+				c.waitFor(t, "create "+dst, is(event.KindFileCreate, dst, pid))
+				if w := c.waitFor(t, "write "+dst, is(event.KindFileWrite, dst, pid)); w.Size != 12345 {
+					t.Errorf("size = %d, want 12345", w.Size)
+				}
+			})
+
+			t.Run("mv into staging", func(t *testing.T) {
+				src := filepath.Join(outside, "keys-"+filepath.Base(stage))
+				if err := os.WriteFile(src, []byte("secret"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				dst := filepath.Join(stage, "id_rsa")
+				pid := run(t, "mv", src, dst)
+				if base == "/tmp" {
+					// Same filesystem: a rename, reported with its source.
+					e := c.waitFor(t, "move-in "+dst, is(event.KindFileMoveIn, dst, pid))
+					if e.SourcePath != src || e.Size != 6 {
+						t.Errorf("move-in = source %q size %d, want %q and 6", e.SourcePath, e.Size, src)
+					}
+				} else {
+					// Across filesystems mv copies: a create and a write.
+					c.waitFor(t, "write "+dst, is(event.KindFileWrite, dst, pid))
+				}
+			})
+
+			t.Run("hostile names come through intact", func(t *testing.T) {
+				src := filepath.Join(outside, "hostile-src")
+				if err := os.WriteFile(src, []byte("abc"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				deep := stage
+				for range 20 {
+					deep = filepath.Join(deep, strings.Repeat("d", 60))
+				}
+				run(t, "mkdir", "-p", deep)
+				for _, name := range []string{
+					"new\nline",
+					"\xff\xfe invalid utf-8",
+					"-rf",
+					"--help",
+					" (deleted)",
+					"tab\tand space ",
+					strings.Repeat("L", 255),
+				} {
+					for _, dir := range []string{stage, deep} {
+						dst := filepath.Join(dir, name)
+						pid := run(t, "cp", src, dst)
+						if w := c.waitFor(t, fmt.Sprintf("write %q", dst), is(event.KindFileWrite, dst, pid)); w.Size != 3 {
+							t.Errorf("%q size = %d, want 3", dst, w.Size)
+						}
+					}
+				}
+			})
+
+			t.Run("directory renamed into staging", func(t *testing.T) {
+				// Written to first while outside, so its path is cached as
+				// not staging; the rename must invalidate that.
+				moving := filepath.Join(outside, "project-"+filepath.Base(stage))
+				run(t, "mkdir", moving)
+				run(t, "sh", "-c", `echo before > "$1"/a`, "sh", moving)
+				time.Sleep(50 * time.Millisecond)
+				dst := filepath.Join(stage, "project")
+				if base == "/tmp" {
+					pid := run(t, "mv", moving, dst)
+					e := c.waitFor(t, "directory move-in", is(event.KindFileMoveIn, dst, pid))
+					if e.SourcePath != moving || e.Size != event.Unknown {
+						t.Errorf("directory move-in = source %q size %d", e.SourcePath, e.Size)
+					}
+				} else {
+					run(t, "mkdir", dst)
+				}
+				f := filepath.Join(dst, "after")
+				pid := run(t, "sh", "-c", `echo after > "$1"`, "sh", f)
+				c.waitFor(t, "write after the rename", is(event.KindFileWrite, f, pid))
+				// And the old location is no longer reported under a stale path.
+				if got := c.matching(func(e *event.Event) bool { return strings.HasPrefix(e.Path, outside) }); len(got) != 0 {
+					t.Errorf("events outside staging: %v", got)
+				}
+			})
+		})
+	}
+
+	t.Run("this process's own writes are ignored", func(t *testing.T) {
+		stage := freshDir(t, "/tmp")
+		f := filepath.Join(stage, "self")
+		if err := os.WriteFile(f, []byte("me"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// A child's write after ours: once it arrives, ours had its chance.
+		marker := filepath.Join(stage, "marker")
+		pid := run(t, "touch", marker)
+		c.waitFor(t, "marker", is(event.KindFileCreate, marker, pid))
+		if got := c.matching(func(e *event.Event) bool { return e.Path == f }); len(got) != 0 {
+			t.Errorf("own write reported: %+v", got[0])
+		}
+		if c.w.Stats().Self == 0 {
+			t.Error("Stats.Self = 0")
+		}
+	})
+}
+
+func TestOutsideStagingIsFiltered(t *testing.T) {
+	requireFanotify(t)
+	t.Parallel()
+	stage := freshDir(t, "/tmp")
+	c := startWatcher(t, Options{Dirs: []string{stage}})
+	var outsideFiles []string
+	for _, base := range []string{"/root", "/var/lib", "/tmp"} {
+		// /tmp itself is outside when only a directory below it stages.
+		dir := freshDir(t, base)
+		f := filepath.Join(dir, "quiet")
+		run(t, "sh", "-c", `echo x > "$1"`, "sh", f)
+		outsideFiles = append(outsideFiles, f)
+	}
+	marker := filepath.Join(stage, "marker")
+	pid := run(t, "touch", marker)
+	c.waitFor(t, "marker", is(event.KindFileCreate, marker, pid))
+	if got := c.matching(func(e *event.Event) bool { return !strings.HasPrefix(e.Path, stage+"/") }); len(got) != 0 {
+		t.Errorf("%d events outside %s, first %q", len(got), stage, got[0].Path)
+	}
+	if st := c.w.Stats(); st.Filtered < uint64(len(outsideFiles)) || st.CacheHits+st.CacheMisses == 0 {
+		t.Errorf("stats = %+v, want at least %d filtered", st, len(outsideFiles))
+	}
+}
+
+func TestMissingDirIsSkippedThenPickedUp(t *testing.T) {
+	requireFanotify(t)
+	t.Parallel()
+	parent := freshDir(t, "/dev/shm")
+	later := filepath.Join(parent, "later")
+	c := startWatcher(t, Options{Dirs: []string{later}, RecheckInterval: 50 * time.Millisecond})
+	st := c.w.Stats()
+	if len(st.Marked) != 0 || len(st.Skipped) != 1 || st.Skipped[0].Dir != later || st.Skipped[0].Reason != "does not exist" {
+		t.Fatalf("stats before mkdir = %+v", st)
+	}
+	run(t, "mkdir", later)
+	deadline := time.Now().Add(3 * time.Second)
+	for len(c.w.Stats().Marked) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := c.w.Stats(); len(st.Marked) != 1 || len(st.Skipped) != 0 {
+		t.Fatalf("stats after mkdir = %+v", st)
+	}
+	f := filepath.Join(later, "f")
+	pid := run(t, "touch", f)
+	c.waitFor(t, "create in late directory", is(event.KindFileCreate, f, pid))
+}
+
+func TestBadOptions(t *testing.T) {
+	t.Parallel()
+	for _, dirs := range [][]string{{"relative/dir"}, {""}, {"/tmp", "tmp"}} {
+		if w, err := New(Options{Dirs: dirs}); err == nil {
+			w.Close()
+			t.Errorf("New(%q) succeeded", dirs)
+		}
+	}
+}
+
+func TestCancelAndCloseStopRunPromptly(t *testing.T) {
+	requireFanotify(t)
+	t.Parallel()
+	for _, how := range []string{"cancel", "close"} {
+		t.Run(how, func(t *testing.T) {
+			w, err := New(Options{Dirs: []string{"/tmp"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx, func([]*event.Event) {}) }()
+			time.Sleep(100 * time.Millisecond) // let Run block in the poller
+			start := time.Now()
+			if how == "cancel" {
+				cancel()
+			} else {
+				w.Close()
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run = %v, want nil", err)
+				}
+				if d := time.Since(start); d > 100*time.Millisecond {
+					t.Errorf("Run took %v to stop", d)
+				}
+			case <-time.After(2 * time.Second):
+				t.Fatal("Run did not stop")
+			}
+			err = w.Run(context.Background(), nil)
+			if how == "cancel" && err == nil {
+				t.Error("second Run succeeded")
+			}
+			if how == "close" && err != nil {
+				t.Errorf("Run after Close = %v, want nil at once", err)
+			}
+		})
+	}
+}
+
+func TestProcLookup(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		proc, actor, ok := ProcLookup(int64(cmd.Process.Pid))
+		if ok && filepath.Base(proc.Exe) == "sleep" {
+			if want := []string{"sleep", "30"}; strings.Join(proc.Argv, " ") != strings.Join(want, " ") {
+				t.Errorf("argv = %q, want %q", proc.Argv, want)
+			}
+			if proc.PPID != int64(os.Getpid()) || actor.UID != int64(os.Getuid()) || actor.EUID != int64(os.Geteuid()) {
+				t.Errorf("proc %+v actor %+v", proc, actor)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ProcLookup never saw the exec: %+v %v", proc, ok)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, _, ok := ProcLookup(1 << 30); ok {
+		t.Error("lookup of a pid that cannot exist succeeded")
+	}
+}
+
+func TestLookupHookEnriches(t *testing.T) {
+	requireFanotify(t)
+	t.Parallel()
+	stage := freshDir(t, "/dev/shm")
+	var calls sync.Map
+	c := startWatcher(t, Options{Dirs: []string{stage}, Lookup: func(pid int64) (event.Process, event.Actor, bool) {
+		calls.Store(pid, true)
+		return event.Process{Exe: "/usr/bin/tracked"}, event.Actor{UID: 1234, EUID: 0, AUID: 1234}, true
+	}})
+	f := filepath.Join(stage, "f")
+	pid := run(t, "touch", f)
+	e := c.waitFor(t, "create", is(event.KindFileCreate, f, pid))
+	if e.Process.Exe != "/usr/bin/tracked" || e.Actor.UID != 1234 || e.Process.PID != int64(pid) {
+		t.Errorf("event not enriched: %+v", e)
+	}
+	if _, ok := calls.Load(int64(pid)); !ok {
+		t.Error("Lookup not called with the writer's pid")
+	}
+}
+
+func TestErrorsAreNotFatal(t *testing.T) {
+	// A closed watcher's Run returns at once rather than failing.
+	requireFanotify(t)
+	t.Parallel()
+	w, err := New(Options{Dirs: []string{"/tmp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := w.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+	if err := w.Run(context.Background(), func([]*event.Event) {}); err != nil {
+		t.Errorf("Run after Close = %v", err)
+	}
+}

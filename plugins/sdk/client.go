@@ -1,0 +1,179 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	stagewatchv1 "github.com/stagewatch/stagewatch/proto/stagewatch/v1"
+)
+
+// ingestChunkSize is how much of a log one IngestChunk carries.
+const ingestChunkSize = 64 << 10
+
+// describeTimeout bounds a Describe that was not fetched ahead by Launch or
+// sdktest.Connect (Describe has no context of its own).
+const describeTimeout = 10 * time.Second
+
+// grpcClient is the host's view of a plugin: an Analytic whose every call
+// goes over stagewatch.v1.
+type grpcClient struct {
+	client stagewatchv1.AnalyticClient
+
+	mu         sync.Mutex
+	descriptor *Descriptor
+}
+
+var _ Analytic = (*grpcClient)(nil)
+
+func newGRPCClient(conn grpc.ClientConnInterface) *grpcClient {
+	return &grpcClient{client: stagewatchv1.NewAnalyticClient(conn)}
+}
+
+// fetchDescriptor asks the plugin who it is and caches the answer: a plugin
+// process cannot change its description.
+func (c *grpcClient) fetchDescriptor(ctx context.Context) (Descriptor, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.descriptor != nil {
+		return *c.descriptor, nil
+	}
+	resp, err := c.client.Describe(ctx, &stagewatchv1.DescribeRequest{})
+	if err != nil {
+		return Descriptor{}, fmt.Errorf("describe: %w", fromStatus(ctx, err))
+	}
+	d := descriptorFromProto(resp)
+	c.descriptor = &d
+	return d, nil
+}
+
+// DescribeContext is Describe with a deadline and an error: for an analytic
+// reached over gRPC it asks the plugin (once; the answer is cached), for
+// any other it is a.Describe().
+func DescribeContext(ctx context.Context, a Analytic) (Descriptor, error) {
+	if c, ok := a.(*grpcClient); ok {
+		return c.fetchDescriptor(ctx)
+	}
+	return a.Describe(), nil
+}
+
+// Describe returns the cached description. Launch and sdktest.Connect fetch
+// it up front, where a failure can still be reported; the zero Descriptor
+// here means the plugin never answered.
+func (c *grpcClient) Describe() Descriptor {
+	ctx, cancel := context.WithTimeout(context.Background(), describeTimeout)
+	defer cancel()
+	d, _ := c.fetchDescriptor(ctx)
+	return d
+}
+
+func (c *grpcClient) Configure(ctx context.Context, req ConfigureRequest) (json.RawMessage, error) {
+	resp, err := c.client.Configure(ctx, configureRequestToProto(req))
+	if err != nil {
+		return nil, fromStatus(ctx, err)
+	}
+	return resp.GetEffectiveJson(), nil
+}
+
+// Start asks the plugin to begin live collection. ctx bounds only the call:
+// collection runs until the plugin process is stopped, since there is no
+// connection left to carry a later cancellation.
+func (c *grpcClient) Start(ctx context.Context) error {
+	_, err := c.client.Start(ctx, &stagewatchv1.StartRequest{})
+	return fromStatus(ctx, err)
+}
+
+func (c *grpcClient) Health(ctx context.Context) Health {
+	resp, err := c.client.Health(ctx, &stagewatchv1.HealthRequest{})
+	if err != nil {
+		return Health{State: StateFailed, Message: fromStatus(ctx, err).Error()}
+	}
+	return healthFromProto(resp)
+}
+
+func (c *grpcClient) Generate(ctx context.Context, table string, constraints []Constraint, emit func([]Row) error) error {
+	// Cancelling on return stops the plugin's generation when emit fails.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.client.Generate(ctx, &stagewatchv1.GenerateRequest{
+		Table:       table,
+		Constraints: constraintsToProto(constraints),
+	})
+	if err != nil {
+		return fromStatus(ctx, err)
+	}
+	var columns []string
+	for {
+		batch, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fromStatus(ctx, err)
+		}
+		if columns == nil {
+			columns = batch.GetColumns()
+			if len(columns) == 0 {
+				return fmt.Errorf("generate %s: plugin sent rows before naming the columns", table)
+			}
+		}
+		rows := make([]Row, len(batch.GetRows()))
+		for i, row := range batch.GetRows() {
+			if rows[i], err = rowFromProto(row, columns); err != nil {
+				return fmt.Errorf("generate %s: %w", table, err)
+			}
+		}
+		if err := emit(rows); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *grpcClient) Ingest(ctx context.Context, source, format string, r io.Reader) (IngestStats, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.client.Ingest(ctx)
+	if err != nil {
+		return IngestStats{}, fromStatus(ctx, err)
+	}
+	first := true
+	for {
+		if err := ctx.Err(); err != nil {
+			return IngestStats{}, err
+		}
+		// A fresh buffer each time: gRPC may still hold a sent message.
+		buf := make([]byte, ingestChunkSize)
+		n, readErr := io.ReadFull(r, buf)
+		if readErr != nil && readErr != io.EOF && !errors.Is(readErr, io.ErrUnexpectedEOF) {
+			return IngestStats{}, fmt.Errorf("ingest %s: read: %w", source, readErr)
+		}
+		if n > 0 || first {
+			chunk := &stagewatchv1.IngestChunk{Data: buf[:n]}
+			if first {
+				chunk.Source, chunk.Format = source, format
+				first = false
+			}
+			// io.EOF from Send means the plugin finished early (with a
+			// result or an error); CloseAndRecv below tells which.
+			if err := stream.Send(chunk); err == io.EOF {
+				break
+			} else if err != nil {
+				return IngestStats{}, fromStatus(ctx, err)
+			}
+		}
+		if readErr != nil {
+			break
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return IngestStats{}, fromStatus(ctx, err)
+	}
+	return ingestStatsFromProto(resp.GetStats()), nil
+}

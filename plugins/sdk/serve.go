@@ -1,0 +1,95 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+)
+
+// Serve runs a as a plugin and returns when the host closes the
+// connection. It is all a plugin's main needs to do. Run by hand, without
+// the host's handshake, it says what it is and exits with status 1.
+func Serve(a Analytic) {
+	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
+		d := a.Describe()
+		fmt.Fprintf(os.Stderr,
+			"%s (%s) version %s, platform %s: a stagewatch analytic plugin speaking %s.\n"+
+				"It is not run by hand: stagewatchd or the osquery extension stagewatch.ext starts it.\n",
+			d.AnalyticID, d.Name, d.Version, d.Platform, protocolName[ProtocolVersion])
+		os.Exit(1)
+	}
+
+	logger := Logger()
+	lifetime, stop := context.WithCancel(context.Background())
+	var once sync.Once
+	shutdown := func() { once.Do(func() { stop(); closeAnalytic(a, logger) }) }
+
+	// go-plugin ignores SIGINT (the host forwards Ctrl-C as a Kill), but a
+	// SIGTERM sent to the whole process group — systemd's default — would
+	// otherwise end the plugin without undoing its kernel state.
+	terms := make(chan os.Signal, 1)
+	signal.Notify(terms, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-terms; ok {
+			logger.Info("SIGTERM: stopping")
+			shutdown()
+			os.Exit(0)
+		}
+	}()
+
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: versionedPlugins(a, lifetime),
+		GRPCServer:       plugin.DefaultGRPCServer,
+		Logger:           logger,
+	})
+	// The host asked us to stop (or went away).
+	signal.Stop(terms)
+	shutdown()
+}
+
+// closeAnalytic ends an analytic's collection before the process exits:
+// collectors may hold kernel state — audit rules, fanotify marks — that must
+// be undone, within the grace the host's Kill gives a plugin before SIGKILL.
+func closeAnalytic(a Analytic, logger hclog.Logger) {
+	c, ok := a.(io.Closer)
+	if !ok {
+		return
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			logger.Warn("closing analytic", "error", err)
+		}
+	case <-time.After(closeGrace):
+		logger.Warn("analytic did not close in time", "grace", closeGrace)
+	}
+}
+
+// closeGrace stays under go-plugin's two-second wait for a graceful exit.
+const closeGrace = 1500 * time.Millisecond
+
+// Logger is the log a plugin should write to. Its JSON lines on stderr are
+// what the host's go-plugin client parses and relays into the host's own
+// log, levels and fields intact.
+func Logger() hclog.Logger { return pluginLogger() }
+
+var pluginLogger = sync.OnceValue(func() hclog.Logger {
+	// Bound to the process's real stderr now: once serving, go-plugin
+	// points os.Stderr at a pipe whose lines the host sees only as text.
+	return hclog.New(&hclog.LoggerOptions{
+		Level:      hclog.Info,
+		Output:     os.Stderr,
+		JSONFormat: true,
+	})
+})
