@@ -82,7 +82,7 @@ var mutableElements = []sdk.MutableElement{
 	{
 		Name: AllowedParentProcesses, Type: sdk.ElementStringList,
 		Default:     jsonOf(staging.DefaultAllowedParents(Platform)),
-		Description: "Executable names (globs) of package managers, build tools and maintenance jobs: their descendants' files and archives are benign.",
+		Description: "Executable names (globs) of package managers, build tools and maintenance jobs: files written and archives made by such a process, its child or its grandchild are benign.",
 	},
 	{
 		Name: AllowedPaths, Type: sdk.ElementStringList,

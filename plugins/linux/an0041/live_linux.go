@@ -172,21 +172,25 @@ func addWatcherStats(sum *fanotify.Stats, s fanotify.Stats) {
 	sum.Overflows += s.Overflows
 	sum.ResolveFailures += s.ResolveFailures
 	sum.Malformed += s.Malformed
+	sum.TreeTruncated += s.TreeTruncated
 }
 
 // loop releases settled events and keeps the correlator and process table
 // trimmed until collection stops; then it lets everything pending through.
+// It ticks quickly only while events are settling: an idle host costs one
+// wake-up per expireInterval.
 func (lv *live) loop() {
 	defer lv.wg.Done()
-	tick := time.NewTicker(tickInterval)
-	defer tick.Stop()
+	timer := time.NewTimer(expireInterval)
+	defer timer.Stop()
 	var lastExpire, lastSweep time.Time
 	for {
 		select {
 		case <-lv.ctx.Done():
 			lv.pipeline.flush()
 			return
-		case now := <-tick.C:
+		case <-lv.pipeline.kick:
+		case now := <-timer.C:
 			expire := now.Sub(lastExpire) >= expireInterval
 			if expire {
 				lastExpire = now
@@ -197,6 +201,11 @@ func (lv *live) loop() {
 				lv.table.sweep(now, processAlive)
 			}
 		}
+		next := expireInterval
+		if lv.pipeline.settling() {
+			next = tickInterval
+		}
+		timer.Reset(next)
 	}
 }
 
@@ -259,6 +268,7 @@ func (lv *live) health(h *sdk.Health) {
 	}
 	x["fanotify_events_read"], x["fanotify_kept"] = ws.EventsRead, ws.Kept
 	x["fanotify_overflows"], x["fanotify_resolve_failures"], x["fanotify_malformed"] = ws.Overflows, ws.ResolveFailures, ws.Malformed
+	x["fanotify_tree_truncated"] = ws.TreeTruncated
 	h.EventsDropped += ws.Overflows
 	h.ParseErrors += ws.Malformed
 	msg = append(msg, "file events from fanotify")

@@ -73,6 +73,9 @@ type pipeline struct {
 	store *store.Store
 
 	seen uint64
+	// kick wakes the live loop when events start waiting to settle, so an
+	// idle loop need not poll.
+	kick chan struct{}
 	// Counters of correlators replaced by a reconfiguration, so totals
 	// survive it.
 	retiredDetections uint64
@@ -80,7 +83,7 @@ type pipeline struct {
 }
 
 func newPipeline(table *procTable, st *store.Store) *pipeline {
-	return &pipeline{table: table, store: st, settle: DefaultSettleDelay}
+	return &pipeline{table: table, store: st, settle: DefaultSettleDelay, kick: make(chan struct{}, 1)}
 }
 
 // reconfigure swaps in a new correlator. Events still settling go through
@@ -126,6 +129,19 @@ func (p *pipeline) arrive(batch []*event.Event, now time.Time) {
 		heap.Push(&p.pending, pending{ev: ev, arrived: now, seq: p.seq})
 	}
 	p.releaseLocked(now, false)
+	if p.pending.Len() > 0 {
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// settling reports whether events wait to be released.
+func (p *pipeline) settling() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pending.Len() > 0
 }
 
 // direct feeds one replayed event with no settle delay: a log is already

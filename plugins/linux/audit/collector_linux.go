@@ -147,7 +147,7 @@ func (c *Collector) setup() error {
 			return err
 		}
 		// The kernel sends records to the socket the claim came from.
-		if err := c.data.setTimeout(100 * time.Millisecond); err != nil {
+		if err := c.data.setTimeout(receiveTimeout); err != nil {
 			return err
 		}
 		claim := Status{Mask: statusPID, PID: uint32(os.Getpid())}
@@ -166,7 +166,7 @@ func (c *Collector) setup() error {
 		if c.data, err = dial(1 << (unix.AUDIT_NLGRP_READLOG - 1)); err != nil {
 			return err
 		}
-		if err := c.data.setTimeout(100 * time.Millisecond); err != nil {
+		if err := c.data.setTimeout(receiveTimeout); err != nil {
 			return err
 		}
 	}
@@ -392,3 +392,8 @@ func (c *Collector) teardown() error {
 	}
 	return nil
 }
+
+// receiveTimeout bounds each blocking receive, so Run notices cancellation
+// and polls the kernel's status; on an idle host it is the collector's only
+// wake-up.
+const receiveTimeout = 250 * time.Millisecond

@@ -17,7 +17,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +86,7 @@ type Stats struct {
 	CacheMisses     uint64
 	CacheFlushes    uint64 // directory renames and overflows invalidate all paths
 	Batches         uint64 // emit calls
+	TreeTruncated   uint64 // files not reported below a directory moved in (past maxTreeFiles)
 	UnboundedQueue  bool
 	Marked          []string     // one directory per marked filesystem
 	Skipped         []SkippedDir // staging directories or mounts without a mark, as of the last check
@@ -114,6 +117,7 @@ type Watcher struct {
 	eventsRead, kept, filtered, self, overflows atomic.Uint64
 	resolveFailures, stale, malformed           atomic.Uint64
 	cacheHits, cacheMisses, cacheFlushes, batch atomic.Uint64
+	treeTruncated                               atomic.Uint64
 }
 
 // New creates the fanotify group and marks the staging filesystems.
@@ -235,6 +239,7 @@ func (w *Watcher) Stats() Stats {
 		CacheHits:       w.cacheHits.Load(),
 		CacheMisses:     w.cacheMisses.Load(),
 		CacheFlushes:    w.cacheFlushes.Load(),
+		TreeTruncated:   w.treeTruncated.Load(),
 		Batches:         w.batch.Load(),
 		UnboundedQueue:  w.opts.UnboundedQueue,
 		Marked:          marked,
@@ -447,13 +452,42 @@ func (w *Watcher) renamed(batch []*event.Event, ev rawEvent, now time.Time, mono
 			source = joinName(oldDir, ev.old.name)
 		}
 	}
-	size, when := int64(event.Unknown), now
-	if ev.mask&unix.FAN_ONDIR == 0 {
-		size, when = statOf(path, now)
-	}
 	proc, actor := w.lookup(ev.pid)
+	if ev.mask&unix.FAN_ONDIR != 0 {
+		return w.movedTree(batch, path, source, proc, actor, now)
+	}
+	size, when := statOf(path, now)
 	return append(batch, w.newEvent(event.KindFileMoveIn, path, source, size, proc, actor, when))
 }
+
+// movedTree turns a directory moved into staging (`mv ~/Documents
+// /tmp/x`) into a move-in per file below it: the kernel reports one rename,
+// but what was staged is the files. The walk is bounded; files past the
+// bound are counted in Stats().TreeTruncated, not reported.
+func (w *Watcher) movedTree(batch []*event.Event, path, source string, proc event.Process, actor event.Actor, now time.Time) []*event.Event {
+	seen := 0
+	_ = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if seen >= maxTreeFiles {
+			w.treeTruncated.Add(1)
+			return nil
+		}
+		seen++
+		from := ""
+		if source != "" {
+			from = source + p[len(path):]
+		}
+		size, when := statOf(p, now)
+		batch = append(batch, w.newEvent(event.KindFileMoveIn, p, from, size, proc, actor, when))
+		return nil
+	})
+	return batch
+}
+
+// maxTreeFiles bounds the files reported for one directory moved in.
+const maxTreeFiles = 10000
 
 func (w *Watcher) newEvent(kind event.Kind, path, source string, size int64, proc event.Process, actor event.Actor, now time.Time) *event.Event {
 	w.kept.Add(1)

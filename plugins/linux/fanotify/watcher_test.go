@@ -252,9 +252,10 @@ func TestLiveFileEvents(t *testing.T) {
 				dst := filepath.Join(stage, "project")
 				if base == "/tmp" {
 					pid := run(t, "mv", moving, dst)
-					e := c.waitFor(t, "directory move-in", is(event.KindFileMoveIn, dst, pid))
-					if e.SourcePath != moving || e.Size != event.Unknown {
-						t.Errorf("directory move-in = source %q size %d", e.SourcePath, e.Size)
+					// What was staged is the files below the directory.
+					e := c.waitFor(t, "move-in of the file inside the directory", is(event.KindFileMoveIn, filepath.Join(dst, "a"), pid))
+					if e.SourcePath != filepath.Join(moving, "a") || e.Size != int64(len("before\n")) {
+						t.Errorf("file moved in with its directory = source %q size %d", e.SourcePath, e.Size)
 					}
 				} else {
 					run(t, "mkdir", dst)
