@@ -269,7 +269,14 @@ func (c *Collector) Run(ctx context.Context, emit func([]*event.Event)) error {
 			flush()
 			return ErrClosed
 		}
-		n, _, err := unix.Recvfrom(c.data.fd, buf, 0)
+		// With events held, only take what is already queued: once the
+		// socket is drained the batch goes out, rather than waiting for
+		// the receive timeout with an archiver's exec in hand.
+		flags := 0
+		if len(batch) > 0 {
+			flags = unix.MSG_DONTWAIT
+		}
+		n, _, err := unix.Recvfrom(c.data.fd, buf, flags)
 		switch {
 		case err == nil:
 			msgs = splitMessages(buf[:n], msgs[:0])

@@ -597,19 +597,23 @@ func joinName(dir string, name []byte) string {
 
 // statOf gives the size after the fact (the file may have grown, shrunk or
 // gone since the event) and the best time for the event. fanotify carries no
-// timestamp, so a reader that lags behind a burst would stamp a file staged
-// before an archiver started with a time after it. The inode's change time
-// is set by the kernel at the create, write or rename itself; it is used
-// when it is plausible: not after the read, and not older than maxLag (a
-// later change can only move it forward, never before the event).
+// timestamp, so an event is stamped when it is read, which is a little after
+// it happened and never before: the pipeline relies on that to put a file
+// event after the exec of the process that wrote it. A reader that lags
+// behind a burst, though, would stamp a file staged before an archiver
+// started with a time after the archiver. So when the inode's change time
+// (set by the kernel at the create, write or rename) is well behind the
+// read, the event takes the change time instead, plus the granularity of
+// the kernel's coarse clock that set it. A later change can only move the
+// change time forward, never before the event.
 func statOf(path string, read time.Time) (int64, time.Time) {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
 		return event.Unknown, read
 	}
 	when := read
-	if ctime := time.Unix(st.Ctim.Unix()); !ctime.After(read) && read.Sub(ctime) < maxLag {
-		when = ctime
+	if lag := read.Sub(time.Unix(st.Ctim.Unix())); lag > lagCorrected && lag < maxLag {
+		when = read.Add(-lag + coarseClock)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return event.Unknown, when
@@ -617,5 +621,12 @@ func statOf(path string, read time.Time) (int64, time.Time) {
 	return st.Size, when
 }
 
-// maxLag bounds how far before its read an event's change time is believed.
-const maxLag = 10 * time.Second
+// A read lagging the change time by more than lagCorrected is corrected;
+// one lagging by maxLag or more is not believed (the file changed again
+// much later, or the clock stepped). coarseClock covers the kernel's
+// coarse timestamps, which trail the exact clock by up to one tick.
+const (
+	lagCorrected = 100 * time.Millisecond
+	maxLag       = 10 * time.Second
+	coarseClock  = 10 * time.Millisecond
+)
