@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/thrift/lib/go/thrift"
+	osquerygen "github.com/osquery/osquery-go/gen/osquery"
+
 	"github.com/stagewatch/stagewatch/extensions/extserver"
 	"github.com/stagewatch/stagewatch/extensions/osquerytest"
 	"github.com/stagewatch/stagewatch/internal/schema"
@@ -203,4 +206,39 @@ func rssKB(t testing.TB, pid int) int {
 	}
 	t.Fatalf("no VmRSS for pid %d", pid)
 	return 0
+}
+
+// BenchmarkEncode10kRows: the extension's own share of a 10,000-row answer —
+// the Thrift binary encoding osquery-go does for a table's rows — without
+// generating the rows or decoding them (osqueryd decodes in C++).
+func BenchmarkEncode10kRows(b *testing.B) {
+	analytic := fault.New()
+	if _, err := analytic.Configure(context.Background(), sdk.ConfigureRequest{Config: json.RawMessage(`{"Rows": 10000}`)}); err != nil {
+		b.Fatal(err)
+	}
+	var rows []map[string]string
+	err := analytic.Generate(context.Background(), schema.Detections, nil, func(batch []sdk.Row) error {
+		for _, r := range batch {
+			rows = append(rows, r)
+		}
+		return nil
+	})
+	if err != nil || len(rows) != 10000 {
+		b.Fatalf("%d rows, %v", len(rows), err)
+	}
+	resp := &osquerygen.ExtensionResponse{Status: &osquerygen.ExtensionStatus{Code: 0, Message: "OK"}, Response: rows}
+	buf := thrift.NewTMemoryBufferLen(16 << 20)
+	proto := thrift.NewTBinaryProtocolConf(buf, nil)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		buf.Reset()
+		if err := resp.Write(ctx, proto); err != nil {
+			b.Fatal(err)
+		}
+		if err := proto.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len())/(1<<20), "MB/answer")
 }

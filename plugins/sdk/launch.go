@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc"
 	"io"
 	"os"
 	"os/exec"
@@ -92,6 +93,10 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Plugin, error) {
 		// there), so a plugin's stray prints must never reach it.
 		SyncStdout: logWriter(logger.Named("stdout")),
 		SyncStderr: logWriter(logger.Named("stderr")),
+		GRPCDialOptions: []grpc.DialOption{
+			grpc.WithInitialWindowSize(windowSize),
+			grpc.WithInitialConnWindowSize(windowSize),
+		},
 	})
 	p := &Plugin{path: path, client: client, cmd: cmd}
 	if err := p.connect(ctx, cfg.SHA256); err != nil {

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"google.golang.org/grpc"
 	"io"
 	"os"
 	"os/signal"
@@ -48,8 +49,10 @@ func Serve(a Analytic) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: versionedPlugins(a, lifetime),
-		GRPCServer:       plugin.DefaultGRPCServer,
-		Logger:           logger,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpc.InitialWindowSize(windowSize), grpc.InitialConnWindowSize(windowSize))...)
+		},
+		Logger: logger,
 	})
 	// The host asked us to stop (or went away).
 	signal.Stop(terms)
@@ -93,3 +96,8 @@ var pluginLogger = sync.OnceValue(func() hclog.Logger {
 		JSONFormat: true,
 	})
 })
+
+// windowSize is gRPC's flow-control window for host-plugin streams: a query
+// result of thousands of rows is megabytes, and the 64 KiB default makes the
+// plugin wait for a window update every 64 KiB on a local socket.
+const windowSize = 4 << 20
