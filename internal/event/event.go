@@ -3,7 +3,11 @@
 // staging correlator and the table code consume nothing else.
 package event
 
-import "time"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Kind is what happened.
 type Kind uint8
@@ -123,4 +127,43 @@ type Evidence struct {
 	Cmdline string    `json:"cmdline,omitempty"`
 	Actor   string    `json:"actor,omitempty"`
 	Note    string    `json:"note,omitempty"`
+}
+
+// Name is the actor as a person reads it: the user name, else root or the
+// uid, else "an unknown user".
+func (a *Actor) Name() string {
+	switch {
+	case a.User != "":
+		return a.User
+	case a.UID == 0:
+		return "root"
+	case a.UID > 0:
+		return "uid " + strconv.FormatInt(a.UID, 10)
+	}
+	return "an unknown user"
+}
+
+// String renders the actor for actor columns and evidence:
+// "alice (uid 1000, auid 1000, tty pts/0, ses 3)".
+func (a *Actor) String() string {
+	var parts []string
+	if a.UID >= 0 && (a.User != "" || a.UID == 0) {
+		parts = append(parts, "uid "+strconv.FormatInt(a.UID, 10))
+	}
+	if a.EUID >= 0 && a.EUID != a.UID {
+		parts = append(parts, "euid "+strconv.FormatInt(a.EUID, 10))
+	}
+	if a.AUID >= 0 {
+		parts = append(parts, "auid "+strconv.FormatInt(a.AUID, 10))
+	}
+	if a.Interactive() {
+		parts = append(parts, "tty "+a.TTY)
+	}
+	if a.Session != "" {
+		parts = append(parts, "ses "+a.Session)
+	}
+	if len(parts) == 0 {
+		return a.Name()
+	}
+	return a.Name() + " (" + strings.Join(parts, ", ") + ")"
 }

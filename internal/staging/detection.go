@@ -174,7 +174,7 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 		for _, e := range g.evidence {
 			if covered(c.style.normalize(e.path), e.pid, e.actor, e.time, e.time) {
 				evidence = append(evidence, event.Evidence{Time: time.Unix(0, e.time).UTC(), Kind: e.kind.String(),
-					Path: e.path, Size: max(e.size, 0), PID: e.pid, Process: e.exe, Actor: formatActor(&g.actors[e.actor].actor)})
+					Path: e.path, Size: max(e.size, 0), PID: e.pid, Process: e.exe, Actor: g.actors[e.actor].actor.String()})
 			}
 		}
 	}
@@ -205,7 +205,7 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 	if len(evidence) > room {
 		evidence = evidence[:room]
 	}
-	actor := formatActor(&s.actor)
+	actor := s.actor.String()
 	evidence = append(evidence, event.Evidence{Time: time.Unix(0, s.time).UTC(), Kind: archiveKind(s), Path: s.outDisp,
 		PID: s.pid, Process: s.exe, Cmdline: s.process, Actor: actor, Note: "archive step (" + s.tool + ")"})
 	last := s.time
@@ -378,43 +378,6 @@ func humanDuration(d time.Duration) string {
 	return d.Round(time.Minute).String()
 }
 
-func userName(a *event.Actor) string {
-	switch {
-	case a.User != "":
-		return a.User
-	case a.UID == 0:
-		return "root"
-	case a.UID > 0:
-		return "uid " + strconv.FormatInt(a.UID, 10)
-	}
-	return "an unknown user"
-}
-
-// formatActor renders an actor for the actor column and evidence:
-// "alice (uid 1000, auid 1000, tty pts/0, ses 3)".
-func formatActor(a *event.Actor) string {
-	var parts []string
-	if a.UID >= 0 && (a.User != "" || a.UID == 0) {
-		parts = append(parts, "uid "+strconv.FormatInt(a.UID, 10))
-	}
-	if a.EUID >= 0 && a.EUID != a.UID {
-		parts = append(parts, "euid "+strconv.FormatInt(a.EUID, 10))
-	}
-	if a.AUID >= 0 {
-		parts = append(parts, "auid "+strconv.FormatInt(a.AUID, 10))
-	}
-	if a.Interactive() {
-		parts = append(parts, "tty "+a.TTY)
-	}
-	if a.Session != "" {
-		parts = append(parts, "ses "+a.Session)
-	}
-	if len(parts) == 0 {
-		return userName(a)
-	}
-	return userName(a) + " (" + strings.Join(parts, ", ") + ")"
-}
-
 // shortActor is the actor as a sentence subject: "root (auid 1000, pts/0)".
 func shortActor(a *event.Actor) string {
 	var parts []string
@@ -425,9 +388,9 @@ func shortActor(a *event.Actor) string {
 		parts = append(parts, a.TTY)
 	}
 	if len(parts) == 0 {
-		return userName(a)
+		return a.Name()
 	}
-	return userName(a) + " (" + strings.Join(parts, ", ") + ")"
+	return a.Name() + " (" + strings.Join(parts, ", ") + ")"
 }
 
 // formatProcess renders exe and arguments as one line, quoting arguments

@@ -71,40 +71,6 @@ func needsQuote(a string) bool {
 	return false
 }
 
-// FormatActor renders an actor for actor columns, as the correlator renders
-// it in detections: "alice (uid 1000, auid 1000, tty pts/0, ses 3)".
-func FormatActor(a *event.Actor) string {
-	var parts []string
-	if a.UID >= 0 && (a.User != "" || a.UID == 0) {
-		parts = append(parts, "uid "+strconv.FormatInt(a.UID, 10))
-	}
-	if a.EUID >= 0 && a.EUID != a.UID {
-		parts = append(parts, "euid "+strconv.FormatInt(a.EUID, 10))
-	}
-	if a.AUID >= 0 {
-		parts = append(parts, "auid "+strconv.FormatInt(a.AUID, 10))
-	}
-	if a.Interactive() {
-		parts = append(parts, "tty "+a.TTY)
-	}
-	if a.Session != "" {
-		parts = append(parts, "ses "+a.Session)
-	}
-	name := "an unknown user"
-	switch {
-	case a.User != "":
-		name = a.User
-	case a.UID == 0:
-		name = "root"
-	case a.UID > 0:
-		name = "uid " + strconv.FormatInt(a.UID, 10)
-	}
-	if len(parts) == 0 {
-		return name
-	}
-	return name + " (" + strings.Join(parts, ", ") + ")"
-}
-
 // EvidenceJSON renders the evidence column: always a JSON array, valid even
 // when paths hold invalid UTF-8 (encoding/json substitutes U+FFFD).
 func EvidenceJSON(evidence []event.Evidence) string {

@@ -267,7 +267,7 @@ func (s *Store) fileRow(r *fileRecord) sdk.Row {
 		"size":         knownInt(ev.Size),
 		"pid":          knownPID(ev.Process.PID),
 		"process":      Text(ev.Process.Exe),
-		"actor":        Text(FormatActor(&ev.Actor)),
+		"actor":        Text(ev.Actor.String()),
 		"source":       Text(ev.Source),
 	}
 }

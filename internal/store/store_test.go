@@ -419,8 +419,8 @@ func TestFormatActor(t *testing.T) {
 		{event.Actor{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown}, "an unknown user"},
 	}
 	for _, tt := range tests {
-		if got := FormatActor(&tt.a); got != tt.want {
-			t.Errorf("FormatActor(%+v) = %q, want %q", tt.a, got, tt.want)
+		if got := tt.a.String(); got != tt.want {
+			t.Errorf("Actor(%+v).String() = %q, want %q", tt.a, got, tt.want)
 		}
 	}
 }
