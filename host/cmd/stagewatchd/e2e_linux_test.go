@@ -266,3 +266,27 @@ func waitDetections(t *testing.T, cfg string, n int, since time.Time) time.Durat
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// With no daemon running, query and tables start the Linux plugin for the
+// one call, in query mode: it answers without collecting.
+func TestQueryWithoutDaemonLinux(t *testing.T) {
+	requireRoot(t)
+	if err := buildLinuxPlugin(); err != nil {
+		t.Fatal(err)
+	}
+	dir := openTempDir(t)
+	cfg := filepath.Join(dir, "stagewatch.yaml")
+	text := fmt.Sprintf("stagewatch:\n  plugin_dir: %s\n  plugins: [stagewatch-linux]\n  socket: %s\n",
+		filepath.Join(binDir, "plugins"), filepath.Join(dir, "no-daemon.sock"))
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, -1, "query", "--config", cfg, "SELECT analytic_id, mode, state FROM staging_analytics")
+	if r.code != 0 || !strings.Contains(r.stdout, `"analytic_id":"AN0041","mode":"query","state":"configured"`) {
+		t.Fatalf("query without daemon: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, -1, "tables", "--config", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, `"staging_process_events"`) {
+		t.Fatalf("tables without daemon: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}

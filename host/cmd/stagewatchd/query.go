@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"time"
@@ -40,6 +41,10 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	resp, err := control.NewClient(*socket).Query(ctx, sql)
 	if errors.Is(err, control.ErrNoDaemon) {
+		if isTerminal(stderr) {
+			// A person expecting collected rows should know why there are none.
+			fmt.Fprintf(stderr, "stagewatchd is not running (no daemon on %s): the plugins answer this query alone, and live tables stay empty until `stagewatchd run` collects.\n", *socket)
+		}
 		resp, err = queryOnce(ctx, cfg, newLogger(stderr, hclog.Warn), sql)
 	}
 	if err != nil {

@@ -88,20 +88,26 @@ func TestConfigEffective(t *testing.T) {
 	}
 }
 
-func TestStartNeedsLiveConfig(t *testing.T) {
+func TestStartOutsideLiveModeCollectsNothing(t *testing.T) {
 	t.Parallel()
 	a := New()
 	if err := a.Start(context.Background()); err == nil {
 		t.Fatal("Start before Configure succeeded")
 	}
-	if _, err := a.Configure(context.Background(), sdk.ConfigureRequest{Mode: sdk.ModeReplay}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "replay") {
-		t.Fatalf("Start in replay mode: %v", err)
-	}
-	if h := a.Health(context.Background()); h.State != sdk.StateConfigured {
-		t.Fatalf("health %v %q", h.State, h.Message)
+	// Replay and one-shot query modes start without collecting: the tables
+	// answer (empty, or from Ingest) and nothing touches the kernel.
+	for _, mode := range []sdk.Mode{sdk.ModeReplay, sdk.ModeQuery} {
+		a := New()
+		if _, err := a.Configure(context.Background(), sdk.ConfigureRequest{Mode: mode}); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(context.Background()); err != nil {
+			t.Fatalf("Start in %s mode: %v", mode, err)
+		}
+		if h := a.Health(context.Background()); h.State != sdk.StateConfigured {
+			t.Fatalf("%s mode: health %v %q", mode, h.State, h.Message)
+		}
+		a.Close()
 	}
 	if h := New().Health(context.Background()); h.State != sdk.StateFailed || h.Message != "not configured" {
 		t.Fatalf("unconfigured health %v %q", h.State, h.Message)
