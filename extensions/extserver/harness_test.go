@@ -3,7 +3,6 @@
 package extserver_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,30 +48,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects a child's stderr while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is one osqueryd stand-in with a stagewatch.ext running against it.
 type env struct {
 	t       testing.TB
 	manager *osquerytest.Manager
 	cmd     *exec.Cmd
-	stderr  *syncBuffer
+	stderr  *sdktest.LogBuffer
 	exited  chan struct{}
 	plugin  string // path of the plugin binary the host launches
 	reg     osquerytest.Registration
@@ -132,7 +112,7 @@ func startExtWith(t testing.TB, plugin, faultyYAML string, argsFor func(sock str
 	if argsFor != nil {
 		args = argsFor(sock)
 	}
-	e := &env{t: t, manager: m, stderr: &syncBuffer{}, exited: make(chan struct{}), plugin: plugin}
+	e := &env{t: t, manager: m, stderr: &sdktest.LogBuffer{}, exited: make(chan struct{}), plugin: plugin}
 	e.cmd = exec.Command(extBinary, args...)
 	e.cmd.Env = append(os.Environ(), "STAGEWATCH_CONFIG="+cfg)
 	e.cmd.Stderr = e.stderr
@@ -221,7 +201,7 @@ func startRunner(t testing.TB, plugin string, interval time.Duration, run func(c
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{t: t, manager: m, stderr: &syncBuffer{}, exited: make(chan struct{}), plugin: plugin, cancel: cancel}
+	e := &env{t: t, manager: m, stderr: &sdktest.LogBuffer{}, exited: make(chan struct{}), plugin: plugin, cancel: cancel}
 	log := hclog.New(&hclog.LoggerOptions{Output: e.stderr, Level: hclog.Debug})
 	go func() {
 		defer close(e.exited)

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,25 +25,6 @@ import (
 
 const faultyPackage = "github.com/stagewatch/stagewatch/internal/testplugins/faulty"
 
-// lockedBuffer collects the host-side log of a plugin; go-plugin writes it
-// from its own goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // launchFaulty starts a private copy of the faulty plugin, configured with
 // config, and kills it when the test ends. The plugin's log is shown if the
 // test fails.
@@ -55,7 +35,7 @@ func launchFaulty(t testing.TB, config string) *sdk.Plugin {
 
 func launch(t testing.TB, cfg sdk.LaunchConfig, config string) *sdk.Plugin {
 	t.Helper()
-	log := &lockedBuffer{}
+	log := &sdktest.LogBuffer{}
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: log})
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = 30 * time.Second // loaded CI machines, -race

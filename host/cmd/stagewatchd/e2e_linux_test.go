@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stagewatch/stagewatch/host/packs"
+	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
 )
 
 // The end-to-end test is the product as an operator meets it: the real
@@ -70,7 +71,7 @@ func e2eDaemon(t *testing.T, dir string) (*daemon, string, string) {
 	results := filepath.Join(dir, "results.log")
 
 	cmd := exec.Command(stagewatchd, "run", "--config", cfg, "--pack", pack, "--results-log", results)
-	stderr := &syncBuffer{}
+	stderr := &sdktest.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,10 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
 
 	"github.com/stagewatch/stagewatch/internal/schema"
 )
@@ -321,7 +322,7 @@ func TestReplayLinuxFixtures(t *testing.T) {
 type daemon struct {
 	cmd    *exec.Cmd
 	socket string
-	stderr *syncBuffer
+	stderr *sdktest.LogBuffer
 	done   chan error
 }
 
@@ -332,7 +333,7 @@ func startDaemon(t *testing.T, dir string, extra ...string) *daemon {
 	os.WriteFile(pack, []byte(`{"queries": {"early": {"query": "SELECT time, uid FROM staging_detections WHERE time < 1700000003", "interval": 1}}}`), 0o644)
 	args := append([]string{"run", "--config", cfg, "--pack", pack}, extra...)
 	cmd := exec.Command(stagewatchd, args...)
-	stderr := &syncBuffer{}
+	stderr := &sdktest.LogBuffer{}
 	cmd.Stderr = stderr
 	cmd.Stdout = stderr
 	if err := cmd.Start(); err != nil {
@@ -476,24 +477,6 @@ func TestRunNeedsPrivilege(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "live collection needs root") || !strings.Contains(r.stderr, "CAP_AUDIT_CONTROL") {
 		t.Fatalf("run as nobody: exit %d\n%s", r.code, r.stderr)
 	}
-}
-
-// syncBuffer collects a child's output written while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // openTempDir is a t.TempDir that an unprivileged user may traverse (the

@@ -3,9 +3,11 @@
 package sdktest
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,4 +70,23 @@ func Connect(t testing.TB, impl sdk.Analytic) sdk.Analytic {
 		t.Fatalf("sdktest: %v", err)
 	}
 	return analytic
+}
+
+// LogBuffer collects output written from several goroutines — a plugin's
+// relayed log, a child process's stderr — while a test reads it.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
