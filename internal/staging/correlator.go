@@ -462,6 +462,14 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 		g.last = t
 		c.moveToBack(g)
 	}
+	if ev.Kind == event.KindFileMoveIn && ev.SourcePath != "" && c.style.isAbs(ev.SourcePath) {
+		// A rename inside the group (rsync's and editors' temporary names,
+		// `mv a b`) is one file under a new name, not a second file.
+		if src := c.style.normalize(ev.SourcePath); src != norm && g.files[src] != nil {
+			delete(g.files, src)
+			c.files--
+		}
+	}
 	size := ev.Size
 	if f := g.files[norm]; f != nil {
 		if t >= f.last {

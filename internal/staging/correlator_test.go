@@ -109,6 +109,20 @@ func TestScenarios(t *testing.T) {
 			minScore: 70,
 		},
 		{
+			name: "rsync's temporary names renamed into place count once per file",
+			cfg:  linuxCfg,
+			events: seq(
+				one(fileEv(0, event.KindFileCreate, "/mnt/share/loot/.a.docx.Xq1", 0, 220, "/usr/bin/rsync", alice)),
+				one(fileEv(time.Second, event.KindFileWrite, "/mnt/share/loot/.a.docx.Xq1", 5000, 220, "/usr/bin/rsync", alice)),
+				one(&event.Event{Time: t0.Add(2 * time.Second), Kind: event.KindFileMoveIn, Path: "/mnt/share/loot/a.docx", SourcePath: "/mnt/share/loot/.a.docx.Xq1",
+					Size: 5000, Actor: alice, Process: event.Process{PID: 220, Exe: "/usr/bin/rsync"}}),
+				one(fileEv(3*time.Second, event.KindFileCreate, "/mnt/share/loot/.b.pdf.Zr2", 0, 220, "/usr/bin/rsync", alice)),
+				one(&event.Event{Time: t0.Add(4 * time.Second), Kind: event.KindFileMoveIn, Path: "/mnt/share/loot/b.pdf", SourcePath: "/mnt/share/loot/.b.pdf.Zr2",
+					Size: 7000, Actor: alice, Process: event.Process{PID: 220, Exe: "/usr/bin/rsync"}}),
+				one(execEv(time.Minute, 320, 100, "/mnt/share", alice, []string{"/usr/bin/bash"}, "/usr/bin/zip", "-qr", "/tmp/l.zip", "loot"))),
+			want: 1, staging: "/mnt/share", archive: "/tmp/l.zip", files: 2,
+		},
+		{
 			name: "a listed build tool far up the session does not hide staging",
 			cfg:  linuxCfg,
 			events: seq(copyInto(0, 210, "/usr/bin/cp", alice, lootFiles[:3]...),
