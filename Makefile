@@ -72,6 +72,7 @@ package: build
 	$(GO) run ./extensions/cmd/package --version $(VERSION) --build $(BUILD) --out dist
 
 bench:
+	@mkdir -p $(BUILD)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1s ./... | tee $(BUILD)/bench.txt
 
 proto:
