@@ -64,7 +64,11 @@ type processRecord struct {
 }
 
 type detectionRecord struct {
-	d event.Detection
+	d event.Detection // Evidence cleared: evidence holds it, rendered
+	// evidence is the evidence column, rendered once when the detection
+	// is stored: detections change rarely and are read by every query, and
+	// marshalling evidence was most of the cost of generating their rows.
+	evidence string
 }
 
 // Store is safe for concurrent use: collectors add while queries generate.
@@ -119,7 +123,8 @@ func (s *Store) AddProcessEvent(ev *event.Event, category string) {
 // UpsertDetection keeps a copy of d, replacing the row with the same UID:
 // an updated detection (more evidence, an encryption step) is one row.
 func (s *Store) UpsertDetection(d *event.Detection) {
-	rec := &detectionRecord{d: *d}
+	rec := &detectionRecord{d: *d, evidence: EvidenceJSON(d.Evidence)}
+	rec.d.Evidence = nil
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.byUID[d.UID]; ok {
@@ -319,7 +324,7 @@ func (s *Store) detectionRow(r *detectionRecord) sdk.Row {
 		"severity":     Text(d.Severity),
 		"score":        strconv.Itoa(d.Score),
 		"reason":       Text(d.Reason),
-		"evidence":     EvidenceJSON(d.Evidence),
+		"evidence":     r.evidence,
 		"uid":          Text(d.UID),
 	}
 }

@@ -27,7 +27,9 @@ type Analytic interface {
 	// Generate produces the rows of table for one query. Rows must honour
 	// the constraints it can (at least on time columns); the SQL engine
 	// re-checks every constraint, so honouring one is an optimisation.
-	// emit may be called many times; each call is one batch.
+	// emit may be called many times; each call is one batch. Rows are
+	// read-only once emitted: an analytic may hand the same maps to many
+	// queries, and receivers never modify them.
 	Generate(ctx context.Context, table string, constraints []Constraint, emit func([]Row) error) error
 	// Ingest reads one recorded log and feeds it through the analytic.
 	Ingest(ctx context.Context, source, format string, r io.Reader) (IngestStats, error)

@@ -1,6 +1,8 @@
 package sdk
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -124,18 +126,22 @@ func constraintsFromProto(constraints []*stagewatchv1.Constraint) []Constraint {
 	return out
 }
 
-// rowToProto lays row out in columns' order. A value for a column the table
-// does not have is an error rather than a silent drop: it is a bug in the
-// analytic that a query would otherwise hide.
-func rowToProto(row Row, columns []string, table string) (*stagewatchv1.Row, int, error) {
-	values := make([]string, len(columns))
+// rowToProto lays row out in columns' order, packed into one buffer (see
+// Row.packed in the proto), using scratch as working space; it returns
+// scratch for reuse. A value for a column the table does not have is an
+// error: it would silently vanish on the host. It also returns the bytes the
+// values take, for batch sizing.
+func rowToProto(row Row, columns []string, table string, scratch []byte) (*stagewatchv1.Row, []byte, int, error) {
+	scratch = scratch[:0]
 	size, matched := 0, 0
-	for i, name := range columns {
-		if v, ok := row[name]; ok {
-			values[i] = v
-			size += len(v)
+	for _, name := range columns {
+		v, ok := row[name]
+		if ok {
 			matched++
 		}
+		scratch = binary.AppendUvarint(scratch, uint64(len(v)))
+		scratch = append(scratch, v...)
+		size += len(v)
 	}
 	if matched != len(row) {
 		known := make(map[string]bool, len(columns))
@@ -144,21 +150,37 @@ func rowToProto(row Row, columns []string, table string) (*stagewatchv1.Row, int
 		}
 		for name := range row {
 			if !known[name] {
-				return nil, 0, fmt.Errorf("row has column %q, which table %s does not have", name, table)
+				return nil, scratch, 0, fmt.Errorf("row has column %q, which table %s does not have", name, table)
 			}
 		}
 	}
-	return &stagewatchv1.Row{Values: values}, size, nil
+	return &stagewatchv1.Row{Packed: bytes.Clone(scratch)}, scratch, size, nil
 }
 
+// rowFromProto rebuilds a row. A packed row becomes one string, and each
+// value a substring of it: one allocation for the values of a row.
 func rowFromProto(row *stagewatchv1.Row, columns []string) (Row, error) {
-	values := row.GetValues()
-	if len(values) != len(columns) {
-		return nil, fmt.Errorf("plugin sent a row of %d values for %d columns", len(values), len(columns))
-	}
 	out := make(Row, len(columns))
-	for i, name := range columns {
-		out[name] = values[i]
+	if values := row.GetValues(); len(values) > 0 || row.GetPacked() == nil {
+		if len(values) != len(columns) {
+			return nil, fmt.Errorf("plugin sent a row of %d values for %d columns", len(values), len(columns))
+		}
+		for i, name := range columns {
+			out[name] = values[i]
+		}
+		return out, nil
+	}
+	packed := string(row.GetPacked())
+	for _, name := range columns {
+		n, width := binary.Uvarint([]byte(packed[:min(len(packed), binary.MaxVarintLen64)]))
+		if width <= 0 || n > uint64(len(packed)-width) {
+			return nil, fmt.Errorf("plugin sent a malformed packed row (column %s)", name)
+		}
+		out[name] = packed[width : width+int(n)]
+		packed = packed[width+int(n):]
+	}
+	if len(packed) != 0 {
+		return nil, fmt.Errorf("plugin sent a packed row with %d bytes past its %d columns", len(packed), len(columns))
 	}
 	return out, nil
 }

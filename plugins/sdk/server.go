@@ -109,6 +109,7 @@ type batchSender struct {
 	mu          sync.Mutex
 	closed      bool
 	sentColumns bool
+	scratch     []byte // rowToProto's working space, reused across rows
 }
 
 var errEmitAfterReturn = errors.New("emit called after Generate returned")
@@ -126,7 +127,8 @@ func (b *batchSender) emit(rows []Row) error {
 		batch := &stagewatchv1.RowBatch{Rows: make([]*stagewatchv1.Row, 0, min(len(rows), b.batchRows))}
 		size := 0
 		for len(rows) > 0 && len(batch.Rows) < b.batchRows && size < batchBytesLimit {
-			row, rowSize, err := rowToProto(rows[0], b.columns, b.table)
+			row, scratch, rowSize, err := rowToProto(rows[0], b.columns, b.table, b.scratch)
+			b.scratch = scratch
 			if err != nil {
 				return err
 			}

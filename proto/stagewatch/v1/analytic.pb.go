@@ -1037,8 +1037,14 @@ func (x *RowBatch) GetRows() []*Row {
 }
 
 type Row struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Values        []string               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Values []string               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	// packed carries the row's values as one buffer instead: each value is a
+	// varint byte length followed by its bytes, in column order. A host then
+	// decodes one allocation per row rather than one per value, and values
+	// need not be valid UTF-8 (file names are bytes). Plugins built with this
+	// SDK send packed; hosts accept either.
+	Packed        []byte `protobuf:"bytes,2,opt,name=packed,proto3" json:"packed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1076,6 +1082,13 @@ func (*Row) Descriptor() ([]byte, []int) {
 func (x *Row) GetValues() []string {
 	if x != nil {
 		return x.Values
+	}
+	return nil
+}
+
+func (x *Row) GetPacked() []byte {
+	if x != nil {
+		return x.Packed
 	}
 	return nil
 }
@@ -1512,9 +1525,10 @@ const file_proto_stagewatch_v1_analytic_proto_rawDesc = "" +
 	"\x04expr\x18\x03 \x01(\tR\x04expr\"L\n" +
 	"\bRowBatch\x12\x18\n" +
 	"\acolumns\x18\x01 \x03(\tR\acolumns\x12&\n" +
-	"\x04rows\x18\x02 \x03(\v2\x12.stagewatch.v1.RowR\x04rows\"\x1d\n" +
+	"\x04rows\x18\x02 \x03(\v2\x12.stagewatch.v1.RowR\x04rows\"5\n" +
 	"\x03Row\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\tR\x06values\"Q\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values\x12\x16\n" +
+	"\x06packed\x18\x02 \x01(\fR\x06packed\"Q\n" +
 	"\vIngestChunk\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x16\n" +
 	"\x06format\x18\x02 \x01(\tR\x06format\x12\x12\n" +
