@@ -195,11 +195,9 @@ func (r *Router) generateOne(ctx context.Context, p *supervisor.Plugin, table st
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	// The plugin's side enforces the same deadline (gRPC sends it along)
-	// and may cancel the stream a moment before this side's timer fires, so
-	// an error that close to the deadline is the timeout, not a dead plugin.
-	deadline, _ := callCtx.Deadline()
-	if errors.Is(err, context.DeadlineExceeded) || callCtx.Err() == context.DeadlineExceeded || time.Until(deadline) < deadlineSlack {
+	// The SDK reports a stream the plugin reset at the shared deadline as
+	// the deadline, not as a dead plugin.
+	if errors.Is(err, context.DeadlineExceeded) || callCtx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("plugin %s: generate %s: no answer within %s", p.Label(), table, r.opts.QueryTimeout)
 	}
 	if sdk.IsPluginGone(err) {
@@ -207,10 +205,6 @@ func (r *Router) generateOne(ctx context.Context, p *supervisor.Plugin, table st
 	}
 	return fmt.Errorf("plugin %s: generate %s: %w", p.Label(), table, err)
 }
-
-// deadlineSlack is how close to the query deadline an error counts as the
-// deadline's.
-const deadlineSlack = 100 * time.Millisecond
 
 // analyticsHealthTimeout bounds each Health call filling staging_analytics:
 // the table must answer even when a plugin does not.
