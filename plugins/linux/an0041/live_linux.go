@@ -91,7 +91,7 @@ func (a *Analytic) Start(ctx context.Context) error {
 		cancel()
 		return fmt.Errorf("an0041: file events: %w", err)
 	}
-	a.pipeline.goLive()
+	a.pipeline.goLive(lv.caughtUp)
 	lv.wg.Add(2)
 	go lv.runExec()
 	go lv.loop()
@@ -161,6 +161,25 @@ func (lv *live) watch(dirs []string) error {
 	}()
 	return nil
 }
+
+// caughtUp says up to when the running watcher has emitted every file
+// event. With no watcher running there is nothing to wait for.
+func (lv *live) caughtUp() time.Time {
+	lv.mu.Lock()
+	w, done := lv.watcher, lv.watchDone
+	lv.mu.Unlock()
+	if w == nil {
+		return farFuture
+	}
+	select {
+	case <-done:
+		return farFuture
+	default:
+	}
+	return w.CaughtUp()
+}
+
+var farFuture = time.Unix(1<<40, 0)
 
 // rewatch re-marks the staging directories after a reconfiguration.
 func (lv *live) rewatch(dirs []string) {

@@ -3,6 +3,7 @@ package an0041
 import (
 	"container/heap"
 	"path"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -22,8 +23,13 @@ import (
 // correlator: audit stamps an exec to the millisecond, truncated, while
 // fanotify can only stamp a file event when it reads it, so a file copied
 // just before an archiver started can carry a later time than the archiver.
-// Events still leave the buffer in their true order, so an archiver's own
-// writes always follow its exec.
+//
+// So that a detection is complete the first time it is visible, an
+// archiver's exec also waits until the file watcher has caught up with it
+// (every file event queued before the exec has been read), and when it
+// leaves, the file events that the correlator will count as before it (up
+// to the skewed time) leave first, except those of processes whose own exec
+// is still waiting: an archiver's writes always follow its exec.
 const (
 	DefaultSettleDelay = 250 * time.Millisecond
 	LiveExecSkew       = DefaultSettleDelay
@@ -32,9 +38,10 @@ const (
 )
 
 type pending struct {
-	ev      *event.Event
-	arrived time.Time
-	seq     uint64
+	ev       *event.Event
+	arrived  time.Time
+	seq      uint64
+	archiver bool // an exec that Classify calls an archiver
 }
 
 type pendingHeap []pending
@@ -60,14 +67,17 @@ func (h *pendingHeap) Pop() any {
 // table, settle buffer, correlator, store. Its lock makes the correlator
 // (which is not concurrent) safe for several collectors.
 type pipeline struct {
-	mu      sync.Mutex
-	corr    *staging.Correlator
-	dirs    []string
-	host    string
-	settle  time.Duration
-	skew    time.Duration // added to exec times for the correlator; live only
-	pending pendingHeap
-	seq     uint64
+	mu     sync.Mutex
+	corr   *staging.Correlator
+	dirs   []string
+	host   string
+	settle time.Duration
+	skew   time.Duration // added to exec times for the correlator; live only
+	// caughtUp, set live, says up to when the file watcher has read every
+	// queued event (see fanotify.Watcher.CaughtUp).
+	caughtUp func() time.Time
+	pending  pendingHeap
+	seq      uint64
 
 	table *procTable
 	store *store.Store
@@ -107,10 +117,12 @@ func dropsOf(s staging.Stats) uint64 {
 	return d.Groups + d.Steps + d.Actors
 }
 
-// goLive turns on the live exec skew.
-func (p *pipeline) goLive() {
+// goLive turns on the live exec skew and makes archiver execs wait for the
+// file watcher to catch up (caughtUp; nil for none).
+func (p *pipeline) goLive(caughtUp func() time.Time) {
 	p.mu.Lock()
 	p.skew = LiveExecSkew
+	p.caughtUp = caughtUp
 	p.mu.Unlock()
 }
 
@@ -126,7 +138,9 @@ func (p *pipeline) arrive(batch []*event.Event, now time.Time) {
 		p.seen++
 		p.admitLocked(ev)
 		p.seq++
-		heap.Push(&p.pending, pending{ev: ev, arrived: now, seq: p.seq})
+		archiver := ev.Kind == event.KindExec &&
+			staging.Classify(exeOf(&ev.Process), ev.Process.Argv, staging.Posix).Kind == staging.CommandArchiver
+		heap.Push(&p.pending, pending{ev: ev, arrived: now, seq: p.seq, archiver: archiver})
 	}
 	p.releaseLocked(now, false)
 	if p.pending.Len() > 0 {
@@ -185,11 +199,58 @@ func (p *pipeline) releaseLocked(now time.Time, all bool) {
 	heldSince := now.Add(-maxHoldFactor * p.settle)
 	for p.pending.Len() > 0 {
 		top := p.pending[0]
-		if !all && len(p.pending) <= maxPending && top.ev.Time.After(settledBefore) && top.arrived.After(heldSince) {
-			return
+		if !all && len(p.pending) <= maxPending && top.arrived.After(heldSince) {
+			if top.ev.Time.After(settledBefore) {
+				return
+			}
+			if top.archiver && p.caughtUp != nil && p.caughtUp().Before(top.ev.Time) {
+				return
+			}
 		}
 		heap.Pop(&p.pending)
+		if top.archiver && p.skew > 0 {
+			p.pullAheadLocked(top.ev)
+		}
 		p.processLocked(top.ev)
+	}
+}
+
+// pullAheadLocked processes, before the archiver exec ev, the pending file
+// events the correlator counts as earlier than it (stamped up to its skewed
+// time), except those of processes with an exec still pending, ev's own
+// included.
+func (p *pipeline) pullAheadLocked(ev *event.Event) {
+	limit := ev.Time.Add(p.skew)
+	candidates := 0
+	for _, q := range p.pending {
+		if q.ev.Kind.IsFile() && !q.ev.Time.After(limit) {
+			candidates++
+		}
+	}
+	if candidates == 0 {
+		return
+	}
+	execs := map[int64]bool{ev.Process.PID: true}
+	for _, q := range p.pending {
+		if q.ev.Kind == event.KindExec {
+			execs[q.ev.Process.PID] = true
+		}
+	}
+	ahead := make(pendingHeap, 0, candidates)
+	kept := p.pending[:0]
+	for _, q := range p.pending {
+		if q.ev.Kind.IsFile() && !q.ev.Time.After(limit) && !execs[q.ev.Process.PID] {
+			ahead = append(ahead, q)
+		} else {
+			kept = append(kept, q)
+		}
+	}
+	clear(p.pending[len(kept):])
+	p.pending = kept
+	heap.Init(&p.pending)
+	sort.Sort(ahead)
+	for _, q := range ahead {
+		p.processLocked(q.ev)
 	}
 }
 

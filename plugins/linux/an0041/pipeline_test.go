@@ -96,6 +96,62 @@ func TestSettleMaxHold(t *testing.T) {
 	}
 }
 
+// An archiver's exec waits for a lagging file watcher, and the copies the
+// correlator counts as before it leave first, so the detection is complete
+// the first time it is visible; the archiver's own write stays after it.
+func TestArchiverWaitsForFileWatcher(t *testing.T) {
+	t.Parallel()
+	p, st := newTestPipeline(t)
+	caughtUp := at(180)
+	p.goLive(func() time.Time { return caughtUp })
+	p.arrive([]*event.Event{execEv(100, 11, 10, "/usr/bin/cp", "/home/alice", "cp", "a", "b", "c", "/tmp/loot/")}, at(101))
+	p.arrive([]*event.Event{execEv(200, 12, 10, "/usr/bin/tar", "/tmp", "tar", "czf", "/tmp/loot.tgz", "loot")}, at(205))
+	p.arrive([]*event.Event{fileEv(150, 11, "/tmp/loot/a"), fileEv(160, 11, "/tmp/loot/b")}, at(230))
+
+	p.tick(at(200).Add(DefaultSettleDelay+time.Millisecond), false)
+	if got := p.stats().pending; got != 1 {
+		t.Fatalf("%d events pending, want the archiver alone waiting for the watcher", got)
+	}
+	if rows := generate(t, st, schema.Detections); len(rows) != 0 {
+		t.Fatalf("detection before the watcher caught up: %v", rows)
+	}
+
+	// The watcher catches up, having read the third copy late (stamped
+	// after the exec) and the archiver's first write of its output.
+	p.arrive([]*event.Event{fileEv(290, 11, "/tmp/loot/c"), fileEv(300, 12, "/tmp/loot.tgz")}, at(300))
+	caughtUp = at(300)
+	p.tick(at(200).Add(DefaultSettleDelay+2*time.Millisecond), false)
+	rows := generate(t, st, schema.Detections)
+	if len(rows) != 1 || rows[0]["file_count"] != "3" {
+		t.Fatalf("first visible detections %v, want one with 3 files", rows)
+	}
+	p.flush()
+	s := p.stats().correlator
+	if s.Detections != 1 || s.Updates != 0 || s.ArchiveSteps != 1 {
+		t.Errorf("correlator %+v: want one complete detection, no update, the output not a second step", s)
+	}
+	if rows := generate(t, st, schema.Detections); len(rows) != 1 || rows[0]["file_count"] != "3" {
+		t.Errorf("detections after flush %v", rows)
+	}
+}
+
+// A watcher that never catches up holds an archiver no longer than maxHold.
+func TestArchiverWaitBounded(t *testing.T) {
+	t.Parallel()
+	p, st := newTestPipeline(t)
+	p.goLive(func() time.Time { return time.Time{} })
+	p.arrive([]*event.Event{fileEv(150, 11, "/tmp/loot/a"), fileEv(160, 11, "/tmp/loot/b"),
+		execEv(200, 12, 10, "/usr/bin/tar", "/tmp", "tar", "czf", "/tmp/loot.tgz", "loot")}, at(200))
+	p.tick(at(200).Add(2*DefaultSettleDelay), false)
+	if p.stats().pending != 1 {
+		t.Fatal("archiver released before the watcher caught up")
+	}
+	p.tick(at(200).Add(maxHoldFactor*DefaultSettleDelay+time.Millisecond), false)
+	if p.stats().pending != 0 || len(generate(t, st, schema.Detections)) != 1 {
+		t.Fatal("archiver held past the longest hold")
+	}
+}
+
 func TestProcTable(t *testing.T) {
 	t.Parallel()
 	pt := newProcTable(0, nil)

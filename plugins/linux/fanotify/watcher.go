@@ -114,6 +114,13 @@ type Watcher struct {
 	cache   *dirCache // Run's goroutine only
 	linkBuf []byte    // Run's goroutine only
 
+	// drainedAt is the wall time (ns) at which the last read that emptied
+	// the kernel queue started, stored after its events were emitted; idle
+	// is odd while Run waits in poll with the queue found empty. Together
+	// they let CaughtUp say up to when every event has been emitted.
+	drainedAt atomic.Int64
+	idle      atomic.Uint64
+
 	eventsRead, kept, filtered, self, overflows atomic.Uint64
 	resolveFailures, stale, malformed           atomic.Uint64
 	cacheHits, cacheMisses, cacheFlushes, batch atomic.Uint64
@@ -295,14 +302,19 @@ func (w *Watcher) Run(ctx context.Context, emit func([]*event.Event)) error {
 		if ctx.Err() != nil || w.isClosed() {
 			return nil
 		}
+		started := time.Now()
 		n, err := unix.Read(w.fd, buf)
 		switch {
 		case err == unix.EAGAIN:
+			w.drainedAt.Store(started.UnixNano())
 			timeout := -1
 			if !nextCheck.IsZero() {
 				timeout = max(0, int(time.Until(nextCheck).Milliseconds())+1)
 			}
-			if _, err := unix.Poll(fds, timeout); err != nil && err != unix.EINTR {
+			w.idle.Add(1)
+			_, err := unix.Poll(fds, timeout)
+			w.idle.Add(1)
+			if err != nil && err != unix.EINTR {
 				return fmt.Errorf("fanotify: poll: %w", err)
 			}
 			if fds[1].Revents != 0 {
@@ -323,6 +335,11 @@ func (w *Watcher) Run(ctx context.Context, emit func([]*event.Event)) error {
 			w.batch.Add(1)
 			emit(batch)
 		}
+		if n+maxEventSize <= len(buf) {
+			// The read stopped short of the buffer with room for any
+			// event, so it took everything queued when it started.
+			w.drainedAt.Store(started.UnixNano())
+		}
 		if pause != nil && n < len(buf)/2 {
 			pause.Reset(w.opts.Coalesce)
 			select {
@@ -333,6 +350,39 @@ func (w *Watcher) Run(ctx context.Context, emit func([]*event.Event)) error {
 		}
 	}
 }
+
+// CaughtUp returns a time before which every file event the kernel queued
+// has been read and handed to emit. While Run waits for events it checks
+// the queue itself, so an idle watcher is caught up to now; a busy or
+// lagging one, to the start of its last read that emptied the queue. The
+// zero time means nothing has been read yet. Safe from any goroutine.
+func (w *Watcher) CaughtUp() time.Time {
+	drained := w.drainedAt.Load()
+	if phase := w.idle.Load(); phase%2 == 1 {
+		// The life lock keeps Close from closing the fd under the poll.
+		w.life.Lock()
+		now := time.Now()
+		var n int
+		var err error = unix.EBADF
+		if !w.closed {
+			n, err = unix.Poll([]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}, 0)
+		}
+		w.life.Unlock()
+		// Run did not leave its poll meanwhile (the phase is unchanged),
+		// so nothing was read: an empty queue now means nothing unread.
+		if err == nil && n == 0 && w.idle.Load() == phase {
+			return now
+		}
+	}
+	if drained == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, drained)
+}
+
+// maxEventSize bounds one fanotify event with a directory fid and a name:
+// metadata, info header, a file handle (MAX_HANDLE_SZ 128) and NAME_MAX+1.
+const maxEventSize = 24 + 4 + 8 + 128 + 256 + 8
 
 func (w *Watcher) isClosed() bool {
 	w.life.Lock()

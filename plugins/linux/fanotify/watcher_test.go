@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -453,5 +454,90 @@ func TestErrorsAreNotFatal(t *testing.T) {
 	}
 	if err := w.Run(context.Background(), func([]*event.Event) {}); err != nil {
 		t.Errorf("Run after Close = %v", err)
+	}
+}
+
+// CaughtUp passes a file event's time only once the event has been emitted,
+// stays behind while emit is blocked, and reaches now when idle.
+func TestCaughtUp(t *testing.T) {
+	requireFanotify(t)
+	dir := freshDir(t, "/tmp")
+	w, err := New(Options{Dirs: []string{"/tmp/"}, RecheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if !w.CaughtUp().IsZero() {
+		t.Error("caught up before reading anything")
+	}
+	var mu sync.Mutex
+	var got []*event.Event
+	gate := make(chan struct{})
+	var hold atomic.Bool
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Run(ctx, func(batch []*event.Event) {
+			if hold.Load() {
+				<-gate
+			}
+			mu.Lock()
+			got = append(got, batch...)
+			mu.Unlock()
+		})
+	}()
+	defer func() {
+		cancel()
+		hold.Store(false)
+		close(gate)
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	emitted := func(path string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range got {
+			if e.Path == path {
+				return true
+			}
+		}
+		return false
+	}
+	waitCaughtUp := func(to time.Time) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); w.CaughtUp().Before(to); {
+			if time.Now().After(deadline) {
+				t.Fatalf("not caught up to %v after 5s: %v", to, w.CaughtUp())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	// Idle: caught up to about now.
+	waitCaughtUp(time.Now())
+
+	// Blocked in emit: the watcher must not claim the file it holds.
+	blocked := filepath.Join(dir, "blocked")
+	hold.Store(true)
+	run(t, "touch", blocked)
+	wrote := time.Now()
+	time.Sleep(100 * time.Millisecond)
+	if c := w.CaughtUp(); !c.Before(wrote) {
+		t.Fatalf("caught up to %v while the event written at %v waits in emit", c, wrote)
+	}
+	hold.Store(false)
+	gate <- struct{}{}
+	waitCaughtUp(wrote)
+	if !emitted(blocked) {
+		t.Fatal("caught up past a file event not emitted")
+	}
+	for i := range 50 {
+		path := filepath.Join(dir, fmt.Sprintf("f%d", i))
+		run(t, "touch", path)
+		waitCaughtUp(time.Now())
+		if !emitted(path) {
+			t.Fatalf("caught up past %s, not emitted", path)
+		}
 	}
 }
