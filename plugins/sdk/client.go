@@ -123,10 +123,17 @@ func (c *grpcClient) Generate(ctx context.Context, table string, constraints []C
 				return fmt.Errorf("generate %s: plugin sent rows before naming the columns", table)
 			}
 		}
-		rows := make([]Row, len(batch.GetRows()))
-		for i, row := range batch.GetRows() {
-			if rows[i], err = rowFromProto(row, columns); err != nil {
+		var rows []Row
+		if packed := batch.GetPackedRows(); packed != nil || batch.GetRowCount() > 0 {
+			if rows, err = rowsFromPacked(packed, int(batch.GetRowCount()), columns); err != nil {
 				return fmt.Errorf("generate %s: %w", table, err)
+			}
+		} else {
+			rows = make([]Row, len(batch.GetRows()))
+			for i, row := range batch.GetRows() {
+				if rows[i], err = rowFromProto(row, columns); err != nil {
+					return fmt.Errorf("generate %s: %w", table, err)
+				}
 			}
 		}
 		if err := emit(rows); err != nil {

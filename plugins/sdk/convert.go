@@ -1,8 +1,8 @@
 package sdk
 
 import (
-	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -126,22 +126,19 @@ func constraintsFromProto(constraints []*stagewatchv1.Constraint) []Constraint {
 	return out
 }
 
-// rowToProto lays row out in columns' order, packed into one buffer (see
-// Row.packed in the proto), using scratch as working space; it returns
-// scratch for reuse. A value for a column the table does not have is an
-// error: it would silently vanish on the host. It also returns the bytes the
-// values take, for batch sizing.
-func rowToProto(row Row, columns []string, table string, scratch []byte) (*stagewatchv1.Row, []byte, int, error) {
-	scratch = scratch[:0]
-	size, matched := 0, 0
+// appendPackedRow appends row to buf in the packed layout (see
+// RowBatch.packed_rows in the proto): its values in columns' order, each a
+// varint byte length followed by its bytes. A value for a column the table
+// does not have is an error: it would silently vanish on the host.
+func appendPackedRow(buf []byte, row Row, columns []string, table string) ([]byte, error) {
+	matched := 0
 	for _, name := range columns {
 		v, ok := row[name]
 		if ok {
 			matched++
 		}
-		scratch = binary.AppendUvarint(scratch, uint64(len(v)))
-		scratch = append(scratch, v...)
-		size += len(v)
+		buf = binary.AppendUvarint(buf, uint64(len(v)))
+		buf = append(buf, v...)
 	}
 	if matched != len(row) {
 		known := make(map[string]bool, len(columns))
@@ -150,15 +147,51 @@ func rowToProto(row Row, columns []string, table string, scratch []byte) (*stage
 		}
 		for name := range row {
 			if !known[name] {
-				return nil, scratch, 0, fmt.Errorf("row has column %q, which table %s does not have", name, table)
+				return buf, fmt.Errorf("row has column %q, which table %s does not have", name, table)
 			}
 		}
 	}
-	return &stagewatchv1.Row{Packed: bytes.Clone(scratch)}, scratch, size, nil
+	return buf, nil
 }
 
-// rowFromProto rebuilds a row. A packed row becomes one string, and each
-// value a substring of it: one allocation for the values of a row.
+// rowsFromPacked rebuilds count rows from a batch's packed_rows. The buffer
+// becomes one string and each value a substring of it: one allocation for
+// all the values of a batch, and one map per row.
+func rowsFromPacked(packed []byte, count int, columns []string) ([]Row, error) {
+	switch {
+	case count < 0:
+		return nil, fmt.Errorf("plugin sent a batch of %d rows", count)
+	case len(columns) == 0 && count > 0:
+		return nil, errors.New("plugin sent rows of no columns")
+	case len(columns) > 0 && count > len(packed)/len(columns):
+		// Every value takes at least its length byte.
+		return nil, fmt.Errorf("plugin sent %d rows in a %d-byte batch", count, len(packed))
+	}
+	s := string(packed)
+	rows := make([]Row, count)
+	off := 0
+	for i := range rows {
+		row := make(Row, len(columns))
+		for _, name := range columns {
+			n, width := binary.Uvarint(packed[off:])
+			if width <= 0 || n > uint64(len(packed)-off-width) {
+				return nil, fmt.Errorf("plugin sent a malformed packed row (row %d, column %s)", i, name)
+			}
+			off += width
+			row[name] = s[off : off+int(n)]
+			off += int(n)
+		}
+		rows[i] = row
+	}
+	if off != len(packed) {
+		return nil, fmt.Errorf("plugin sent %d bytes past its %d packed rows", len(packed)-off, count)
+	}
+	return rows, nil
+}
+
+// rowFromProto rebuilds a row sent one message per row, as plugins built
+// with earlier SDKs do: as values, or packed (one string per row, each
+// value a substring of it).
 func rowFromProto(row *stagewatchv1.Row, columns []string) (Row, error) {
 	out := make(Row, len(columns))
 	if values := row.GetValues(); len(values) > 0 || row.GetPacked() == nil {
@@ -170,19 +203,11 @@ func rowFromProto(row *stagewatchv1.Row, columns []string) (Row, error) {
 		}
 		return out, nil
 	}
-	packed := string(row.GetPacked())
-	for _, name := range columns {
-		n, width := binary.Uvarint([]byte(packed[:min(len(packed), binary.MaxVarintLen64)]))
-		if width <= 0 || n > uint64(len(packed)-width) {
-			return nil, fmt.Errorf("plugin sent a malformed packed row (column %s)", name)
-		}
-		out[name] = packed[width : width+int(n)]
-		packed = packed[width+int(n):]
+	rows, err := rowsFromPacked(row.GetPacked(), 1, columns)
+	if err != nil {
+		return nil, err
 	}
-	if len(packed) != 0 {
-		return nil, fmt.Errorf("plugin sent a packed row with %d bytes past its %d columns", len(packed), len(columns))
-	}
-	return out, nil
+	return rows[0], nil
 }
 
 func ingestStatsToProto(s IngestStats) *stagewatchv1.IngestStats {

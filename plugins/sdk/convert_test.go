@@ -12,23 +12,52 @@ func TestPackedRowsRoundTrip(t *testing.T) {
 	columns := []string{"path", "empty", "size"}
 	// File names are bytes: invalid UTF-8 and NUL must come through as is.
 	hostile := "/tmp/x\xff\xfe\x00-\n" + strings.Repeat("é", 300)
-	in := Row{"path": hostile, "size": "42"}
-	p, _, size, err := rowToProto(in, columns, "t", nil)
+	in := []Row{{"path": hostile, "size": "42"}, {}, {"empty": "e"}}
+	var packed []byte
+	for _, r := range in {
+		var err error
+		if packed, err = appendPackedRow(packed, r, columns, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := rowsFromPacked(packed, len(in), columns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if size != len(hostile)+2 || len(p.GetValues()) != 0 || p.GetPacked() == nil {
-		t.Fatalf("size %d, values %d, packed %d bytes", size, len(p.GetValues()), len(p.GetPacked()))
-	}
-	out, err := rowFromProto(p, columns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out["path"] != hostile || out["empty"] != "" || out["size"] != "42" || len(out) != 3 {
+	if len(out) != 3 || out[0]["path"] != hostile || out[0]["empty"] != "" || out[0]["size"] != "42" || len(out[0]) != 3 ||
+		len(out[1]) != 3 || out[1]["path"] != "" || out[2]["empty"] != "e" {
 		t.Fatalf("round trip: %q", out)
 	}
-	if _, _, _, err := rowToProto(Row{"nope": "1"}, columns, "t", nil); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+	// One row packed alone is the per-row form of earlier plugins.
+	one, _ := appendPackedRow(nil, in[0], columns, "t")
+	if r, err := rowFromProto(&stagewatchv1.Row{Packed: one}, columns); err != nil || r["path"] != hostile {
+		t.Fatalf("per-row packed: %q %v", r, err)
+	}
+	if _, err := appendPackedRow(nil, Row{"nope": "1"}, columns, "t"); err == nil || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("undeclared column: %v", err)
+	}
+}
+
+func TestMalformedBatchesAreErrors(t *testing.T) {
+	t.Parallel()
+	columns := []string{"a", "b"}
+	for name, c := range map[string]struct {
+		packed []byte
+		count  int
+	}{
+		"length past the end":   {[]byte{1, 'x', 9, 'y'}, 1},
+		"bytes past the rows":   {[]byte{1, 'x', 1, 'y', 0}, 1},
+		"fewer rows than count": {[]byte{1, 'x', 1, 'y'}, 2},
+		"count past any size":   {[]byte{0, 0}, 1 << 30},
+		"negative count":        {nil, -1},
+		"bad varint":            {[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 1},
+	} {
+		if _, err := rowsFromPacked(c.packed, c.count, columns); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := rowsFromPacked([]byte{0}, 1, nil); err == nil {
+		t.Error("rows of no columns accepted")
 	}
 }
 
@@ -53,9 +82,10 @@ func TestMalformedRowsAreErrors(t *testing.T) {
 }
 
 func FuzzRowFromProto(f *testing.F) {
-	f.Add([]byte{1, 'x', 1, 'y'})
-	f.Add([]byte{0x80})
-	f.Fuzz(func(t *testing.T, packed []byte) {
+	f.Add([]byte{1, 'x', 1, 'y'}, uint16(1))
+	f.Add([]byte{0x80}, uint16(3))
+	f.Fuzz(func(t *testing.T, packed []byte, count uint16) {
 		_, _ = rowFromProto(&stagewatchv1.Row{Packed: packed}, []string{"a", "b", "c"})
+		_, _ = rowsFromPacked(packed, int(count), []string{"a", "b", "c"})
 	})
 }

@@ -109,7 +109,7 @@ type batchSender struct {
 	mu          sync.Mutex
 	closed      bool
 	sentColumns bool
-	scratch     []byte // rowToProto's working space, reused across rows
+	lastSize    int // bytes of the previous batch, to size the next buffer
 }
 
 var errEmitAfterReturn = errors.New("emit called after Generate returned")
@@ -124,18 +124,19 @@ func (b *batchSender) emit(rows []Row) error {
 		if err := b.stream.Context().Err(); err != nil {
 			return err
 		}
-		batch := &stagewatchv1.RowBatch{Rows: make([]*stagewatchv1.Row, 0, min(len(rows), b.batchRows))}
-		size := 0
-		for len(rows) > 0 && len(batch.Rows) < b.batchRows && size < batchBytesLimit {
-			row, scratch, rowSize, err := rowToProto(rows[0], b.columns, b.table, b.scratch)
-			b.scratch = scratch
-			if err != nil {
+		// A fresh buffer per batch: gRPC may use a sent message lazily.
+		buf := make([]byte, 0, min(max(b.lastSize, 64<<10), batchBytesLimit+batchBytesLimit/8))
+		count := 0
+		for len(rows) > 0 && count < b.batchRows && len(buf) < batchBytesLimit {
+			var err error
+			if buf, err = appendPackedRow(buf, rows[0], b.columns, b.table); err != nil {
 				return err
 			}
-			batch.Rows = append(batch.Rows, row)
-			size += rowSize + 4*len(b.columns)
+			count++
 			rows = rows[1:]
 		}
+		b.lastSize = len(buf)
+		batch := &stagewatchv1.RowBatch{PackedRows: buf, RowCount: uint32(count)}
 		if !b.sentColumns {
 			batch.Columns = b.columns
 			b.sentColumns = true

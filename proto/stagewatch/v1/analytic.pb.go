@@ -985,9 +985,16 @@ func (x *Constraint) GetExpr() string {
 // Rows are positional: values[i] belongs to columns[i] of the first batch of
 // the stream (later batches leave columns empty).
 type RowBatch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Columns       []string               `protobuf:"bytes,1,rep,name=columns,proto3" json:"columns,omitempty"`
-	Rows          []*Row                 `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Columns []string               `protobuf:"bytes,1,rep,name=columns,proto3" json:"columns,omitempty"`
+	Rows    []*Row                 `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	// packed_rows carries row_count rows as one buffer instead of rows: each
+	// row is its values in column order, each value a varint byte length
+	// followed by its bytes (the encoding of Row.packed, rows back to back).
+	// A host decodes a batch with one allocation for all its values. Plugins
+	// built with this SDK send packed_rows; hosts accept any of the three.
+	PackedRows    []byte `protobuf:"bytes,3,opt,name=packed_rows,json=packedRows,proto3" json:"packed_rows,omitempty"`
+	RowCount      uint32 `protobuf:"varint,4,opt,name=row_count,json=rowCount,proto3" json:"row_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1034,6 +1041,20 @@ func (x *RowBatch) GetRows() []*Row {
 		return x.Rows
 	}
 	return nil
+}
+
+func (x *RowBatch) GetPackedRows() []byte {
+	if x != nil {
+		return x.PackedRows
+	}
+	return nil
+}
+
+func (x *RowBatch) GetRowCount() uint32 {
+	if x != nil {
+		return x.RowCount
+	}
+	return 0
 }
 
 type Row struct {
@@ -1522,10 +1543,13 @@ const file_proto_stagewatch_v1_analytic_proto_rawDesc = "" +
 	"Constraint\x12\x16\n" +
 	"\x06column\x18\x01 \x01(\tR\x06column\x12'\n" +
 	"\x02op\x18\x02 \x01(\x0e2\x17.stagewatch.v1.OperatorR\x02op\x12\x12\n" +
-	"\x04expr\x18\x03 \x01(\tR\x04expr\"L\n" +
+	"\x04expr\x18\x03 \x01(\tR\x04expr\"\x8a\x01\n" +
 	"\bRowBatch\x12\x18\n" +
 	"\acolumns\x18\x01 \x03(\tR\acolumns\x12&\n" +
-	"\x04rows\x18\x02 \x03(\v2\x12.stagewatch.v1.RowR\x04rows\"5\n" +
+	"\x04rows\x18\x02 \x03(\v2\x12.stagewatch.v1.RowR\x04rows\x12\x1f\n" +
+	"\vpacked_rows\x18\x03 \x01(\fR\n" +
+	"packedRows\x12\x1b\n" +
+	"\trow_count\x18\x04 \x01(\rR\browCount\"5\n" +
 	"\x03Row\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\tR\x06values\x12\x16\n" +
 	"\x06packed\x18\x02 \x01(\fR\x06packed\"Q\n" +
