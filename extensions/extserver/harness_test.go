@@ -75,15 +75,12 @@ func socketDir(t testing.TB) string {
 	return dir
 }
 
-// writeConfig writes a stagewatch configuration that loads only the faulty
-// plugin with the given AN9999 section body (YAML, indented by the caller).
-func writeConfig(t testing.TB, pluginPath, faultyYAML string) string {
+// writeConfig writes a stagewatch configuration that loads only the given
+// plugin.
+func writeConfig(t testing.TB, pluginPath string) string {
 	dir := t.TempDir()
 	cfg := fmt.Sprintf("stagewatch:\n  plugin_dir: %s\n  plugins: [%s]\n  host_identifier: conformance-host\n",
 		filepath.Dir(pluginPath), filepath.Base(pluginPath))
-	if faultyYAML != "" {
-		cfg += "AN9999:\n" + faultyYAML
-	}
 	path := filepath.Join(dir, "stagewatch.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -94,15 +91,15 @@ func writeConfig(t testing.TB, pluginPath, faultyYAML string) string {
 // startExt starts a manager and stagewatch.ext with osqueryd's exact
 // argument order, and waits for the registration.
 // argsFor, when not nil, builds the arguments from the socket path.
-func startExt(t testing.TB, faultyYAML string, argsFor func(sock string) []string) *env {
+func startExt(t testing.TB, faultyJSON string, argsFor func(sock string) []string) *env {
 	t.Helper()
-	return startExtWith(t, sdktest.BuildPlugin(t, faultyPkg), faultyYAML, argsFor)
+	return startExtWith(t, sdktest.BuildPlugin(t, faultyPkg), faultyJSON, argsFor)
 }
 
 // startExtWith is startExt with a given plugin binary.
-func startExtWith(t testing.TB, plugin, faultyYAML string, argsFor func(sock string) []string) *env {
+func startExtWith(t testing.TB, plugin, faultyJSON string, argsFor func(sock string) []string) *env {
 	t.Helper()
-	cfg := writeConfig(t, plugin, faultyYAML)
+	cfg := writeConfig(t, plugin)
 	sock := filepath.Join(socketDir(t), "osquery.em")
 	m, err := osquerytest.Start(sock)
 	if err != nil {
@@ -115,6 +112,10 @@ func startExtWith(t testing.TB, plugin, faultyYAML string, argsFor func(sock str
 	e := &env{t: t, manager: m, stderr: &sdktest.LogBuffer{}, exited: make(chan struct{}), plugin: plugin}
 	e.cmd = exec.Command(extBinary, args...)
 	e.cmd.Env = append(os.Environ(), "STAGEWATCH_CONFIG="+cfg)
+	if faultyJSON != "" {
+		// The extension's environment reaches its plugins.
+		e.cmd.Env = append(e.cmd.Env, "STAGEWATCH_FAULTY_CONFIG="+faultyJSON)
+	}
 	e.cmd.Stderr = e.stderr
 	if err := e.cmd.Start(); err != nil {
 		m.Close()

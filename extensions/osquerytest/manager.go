@@ -226,8 +226,9 @@ func (h handler) GetQueryColumns(context.Context, string) (*osquery.ExtensionRes
 
 // Client calls a registered extension as osqueryd does.
 type Client struct {
-	trans  thrift.TTransport
+	trans  *thrift.TBufferedTransport
 	client *osquery.ExtensionClient
+	seq    int32 // GenerateCount's sequence numbers
 }
 
 // Dial connects to an extension's socket. Unlike osquery-go's transport.Open

@@ -3,8 +3,27 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+
 	"github.com/stagewatch/stagewatch/internal/testplugins/faulty/fault"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
-func main() { sdk.Serve(fault.New()) }
+// ConfigEnv, when set, is a JSON configuration that replaces the defaults:
+// the host's config has no section for a test analytic, and a test that
+// starts the real extension passes the plugin its settings this way.
+const ConfigEnv = "STAGEWATCH_FAULTY_CONFIG"
+
+func main() {
+	if raw := os.Getenv(ConfigEnv); raw != "" {
+		cfg, err := fault.ParseConfig(json.RawMessage(raw))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "faulty: %s: %v\n", ConfigEnv, err)
+			os.Exit(1)
+		}
+		fault.DefaultConfig = cfg
+	}
+	sdk.Serve(fault.New())
+}
