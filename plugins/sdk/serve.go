@@ -45,6 +45,15 @@ func Serve(a Analytic) {
 			os.Exit(0)
 		}
 	}()
+	// A host that dies leaves this process's stderr a broken pipe; the
+	// first log line would then kill it with SIGPIPE before it could undo
+	// its kernel state. Ignored, the write just fails.
+	signal.Ignore(syscall.SIGPIPE)
+	watchHost(func() {
+		logger.Warn("the host process is gone: stopping")
+		shutdown()
+		os.Exit(0)
+	})
 
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stagewatch/stagewatch/host/packs"
+	"github.com/stagewatch/stagewatch/plugins/linux/audit"
 	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
 )
 
@@ -290,4 +292,81 @@ func TestQueryWithoutDaemonLinux(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, `"staging_process_events"`) {
 		t.Fatalf("tables without daemon: %d %s %s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// A host killed outright (osquery's watchdog, the OOM killer) must not leave
+// its plugin running with audit rules in the kernel: the plugin notices, runs
+// its clean shutdown and exits.
+func TestPluginStopsWhenHostIsKilled(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the live Linux analytic needs root")
+	}
+	ours := func() int {
+		t.Helper()
+		keys, err := audit.RuleKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, k := range keys {
+			if k == audit.Key {
+				n++
+			}
+		}
+		return n
+	}
+	before := ours()
+	d, _, _ := e2eDaemon(t, t.TempDir())
+	plugin := childOf(t, d.cmd.Process.Pid, "stagewatch-linux")
+	running := ours()
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := <-d.done
+	d.done <- err // for the cleanup
+	killed := time.Now()
+	for syscall.Kill(plugin, 0) == nil {
+		if time.Since(killed) > 5*time.Second {
+			syscall.Kill(plugin, syscall.SIGKILL)
+			t.Fatalf("plugin %d still running 5s after its host was killed", plugin)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("plugin exited %v after its host was killed; rules keyed %q: %d before, %d running, %d after",
+		time.Since(killed).Round(time.Millisecond), audit.Key, before, running, ours())
+	if after := ours(); after != before {
+		t.Errorf("%d audit rules keyed %q left behind, want %d", after, audit.Key, before)
+	}
+}
+
+// childOf finds the child process of ppid whose command is name.
+func childOf(t *testing.T, ppid int, name string) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(stat)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 || !strings.HasPrefix(s, e.Name()+" ("+name[:min(len(name), 15)]+")") {
+			continue
+		}
+		var state string
+		var parent int
+		if _, err := fmt.Sscanf(s[i+1:], " %s %d", &state, &parent); err == nil && parent == ppid {
+			return pid
+		}
+	}
+	t.Fatalf("no child %q of pid %d", name, ppid)
+	return 0
 }

@@ -230,3 +230,26 @@ func TestExistingRuleAndMulticast(t *testing.T) {
 		t.Errorf("audit state not restored: enabled %d→%d backlog_limit %d→%d", before.Enabled, after.Enabled, before.BacklogLimit, after.BacklogLimit)
 	}
 }
+
+// RuleKeys sees the collector's rules while it runs and not after Close.
+func TestRuleKeys(t *testing.T) {
+	requireAudit(t)
+	count := func() int {
+		t.Helper()
+		keys, err := RuleKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(slices.DeleteFunc(keys, func(k string) bool { return k != Key }))
+	}
+	before := count()
+	c, _, stop := startCollector(t, Options{})
+	added := c.Stats().RulesAdded
+	if got := count(); got != before+added || added == 0 {
+		t.Errorf("%d rules keyed %q while running (%d before, %d added)", got, Key, before, added)
+	}
+	stop()
+	if got := count(); got != before {
+		t.Errorf("%d rules keyed %q after Close, want %d", got, Key, before)
+	}
+}

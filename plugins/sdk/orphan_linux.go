@@ -1,0 +1,15 @@
+//go:build linux
+
+package sdk
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// setParentDeathSignal asks the kernel for SIGTERM when the parent goes,
+// which runs the same clean shutdown as a SIGTERM from a person.
+func setParentDeathSignal() {
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0)
+}
