@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -339,6 +340,28 @@ func TestCoreRefusesExtension(t *testing.T) {
 	}
 	if !errors.Is(e.runErr, extserver.ErrCoreUnhealthy) {
 		t.Errorf("Run returned %v, want ErrCoreUnhealthy", e.runErr)
+	}
+	e.checkNoPlugin()
+}
+
+// osqueryd's shutdown call stops the extension cleanly: it deregisters,
+// closes its plugins and exits 0.
+func TestShutdownCall(t *testing.T) {
+	t.Parallel()
+	e := startExt(t, "", nil)
+	if err := e.client.Shutdown(ctxTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-e.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10s after the shutdown call; log:\n%s", e.stderr.String())
+	}
+	if code := e.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit status %d after the shutdown call; log:\n%s", code, e.stderr.String())
+	}
+	if !slices.Contains(e.manager.Deregistered(), e.reg.UUID) {
+		t.Errorf("did not deregister %d: %v", e.reg.UUID, e.manager.Deregistered())
 	}
 	e.checkNoPlugin()
 }

@@ -12,7 +12,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/hashicorp/go-hclog"
 	"github.com/osquery/osquery-go"
 
@@ -160,28 +159,19 @@ func serve(ctx context.Context, client *osquery.ExtensionManagerClient, src host
 		return errors.New("no staging_* tables to register: no analytic plugin loaded (check plugin_dir and plugins in the configuration)")
 	}
 
-	server, err := osquery.NewExtensionManagerServer(Name, opts.Socket,
-		osquery.ExtensionVersion(version.Version),
-		osquery.ServerTimeout(opts.Timeout),
-		osquery.ServerPingInterval(opts.Interval),
-		osquery.WithClient(client),
-		// Unbuffered, the binary protocol makes one write per field:
-		// ~45× slower on large results.
-		osquery.WithTransportFactory(thrift.NewTBufferedTransportFactory(64*1024)),
-	)
+	server, err := newExtensionServer(client, tables, opts.Flags)
 	if err != nil {
 		return err
 	}
 	names := make([]string, len(tables))
 	for i, t := range tables {
-		server.RegisterPlugin(t)
 		names[i] = t.Name()
 	}
 
 	served := make(chan error, 1)
 	go func() { served <- server.Start() }()
 	defer func() {
-		if err := server.Shutdown(context.Background()); err != nil {
+		if err := server.Stop(); err != nil {
 			log.Debug("deregistering from osqueryd", "error", err)
 		}
 	}()
@@ -199,6 +189,9 @@ func serve(ctx context.Context, client *osquery.ExtensionManagerClient, src host
 				return nil
 			}
 			return fmt.Errorf("serving osqueryd: %w", err)
+		case <-server.shutdown:
+			log.Info("osqueryd asked the extension to shut down")
+			return nil
 		case <-ticker.C:
 			pingCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 			status, err := client.PingContext(pingCtx)

@@ -264,6 +264,9 @@ func (c *Client) Generate(ctx context.Context, table, queryContext string) (*osq
 	return c.client.Call(ctx, "table", table, osquery.ExtensionPluginRequest{"action": "generate", "context": queryContext})
 }
 
+// Shutdown tells the extension to stop, as osqueryd does when it exits.
+func (c *Client) Shutdown(ctx context.Context) error { return c.client.Shutdown(ctx) }
+
 // Call sends an arbitrary request.
 func (c *Client) Call(ctx context.Context, registry, item string, req osquery.ExtensionPluginRequest) (*osquery.ExtensionResponse, error) {
 	return c.client.Call(ctx, registry, item, req)

@@ -121,8 +121,13 @@ func (w *Wrapper) Plugins() []*Table {
 
 // Plugin returns the wrapped osquery table plugin for one table.
 func (w *Wrapper) Plugin(spec sdk.TableSpec) *Table {
+	names := make([]string, len(spec.Columns))
+	for i, c := range spec.Columns {
+		names[i] = c.Name
+	}
 	return &Table{
-		wrapper: w,
+		wrapper:    w,
+		columnKeys: encodeColumns(names),
 		inner: table.NewPlugin(spec.Name, Columns(spec), w.generate(spec.Name),
 			table.WithDescription(spec.Description),
 			// The same extension and tables ship for every endpoint OS;
@@ -196,6 +201,20 @@ func Constraints(qc table.QueryContext) []sdk.Constraint {
 
 func (w *Wrapper) generate(name string) table.GenerateFunc {
 	return func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
+		if enc := encoderFrom(ctx); enc != nil {
+			// GenerateEncoded: each batch is encoded as it arrives and its
+			// maps are left to the garbage collector.
+			err := w.src.Generate(ctx, name, Constraints(qc), func(batch []sdk.Row) error {
+				if enc.count+len(batch) > w.opts.MaxRows {
+					return fmt.Errorf("more than %d rows: narrow the query with WHERE time > …", w.opts.MaxRows)
+				}
+				for _, r := range batch {
+					enc.add(r)
+				}
+				return nil
+			})
+			return []map[string]string{}, err
+		}
 		var rows []map[string]string
 		err := w.src.Generate(ctx, name, Constraints(qc), func(batch []sdk.Row) error {
 			if len(rows)+len(batch) > w.opts.MaxRows {
@@ -220,8 +239,9 @@ func (w *Wrapper) generate(name string) table.GenerateFunc {
 
 // Table is one wrapped osquery table plugin.
 type Table struct {
-	wrapper *Wrapper
-	inner   *table.Plugin
+	wrapper    *Wrapper
+	inner      *table.Plugin
+	columnKeys []columnKey
 }
 
 var _ osquery.OsqueryPlugin = (*Table)(nil)
