@@ -261,7 +261,7 @@ func (lv *live) health(h *sdk.Health) {
 		x["audit_records"], x["audit_events"] = s.Records, s.Events
 		x["audit_kernel_lost"], x["audit_overruns"] = s.KernelLost, s.Overruns
 		x["audit_parse_errors"], x["audit_rules_refused"] = s.ParseErrors, uint64(s.RulesRefused)
-		x["audit_rules_restored"] = s.RulesRestored
+		x["audit_rules_restored"], x["audit_rules_adopted"] = s.RulesRestored, uint64(s.RulesAdopted)
 		h.EventsDropped += s.KernelLost + s.Overruns
 		h.ParseErrors += s.ParseErrors
 		msg = append(msg, "exec events from audit ("+string(s.Mode)+")")

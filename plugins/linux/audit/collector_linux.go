@@ -58,6 +58,7 @@ type Stats struct {
 	Backlog      uint32 // kernel queue length at the last poll
 	RulesAdded   int    // rules this collector installed (and will remove)
 	RulesPresent int    // rules already present (left in place on Close)
+	RulesAdopted int    // rules with our key left by a killed collector (removed on Close)
 	RulesRefused int    // optional rules the kernel refused
 	// RulesRestored counts rules found missing while running (another
 	// collector removed them, or someone ran `auditctl -D`) and put back.
@@ -191,6 +192,13 @@ func (c *Collector) setup() error {
 		switch {
 		case err == nil:
 			c.added = append(c.added, r)
+		case errors.Is(err, unix.EEXIST) && c.mode == ModeOwner && r.Key == Key:
+			// Our key, and no audit daemon holds the socket: left by a
+			// collector that was killed before it could clean up. Without
+			// a reader the kernel would print a record per exec to its
+			// log, so it is ours to remove on exit.
+			c.added = append(c.added, r)
+			c.stats.RulesAdopted++
 		case errors.Is(err, unix.EEXIST):
 			// Someone else's identical rule: theirs to keep.
 			c.stats.RulesPresent++

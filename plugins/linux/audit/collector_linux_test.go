@@ -253,3 +253,39 @@ func TestRuleKeys(t *testing.T) {
 		t.Errorf("%d rules keyed %q after Close, want %d", got, Key, before)
 	}
 }
+
+// Rules with our key that a killed collector left behind are adopted by the
+// next one that owns the socket and removed when it closes.
+func TestLeftoverRulesAdopted(t *testing.T) {
+	requireAudit(t)
+	if st := kernelStatus(t); st.PID != 0 {
+		t.Skipf("an audit daemon (pid %d) is running", st.PID)
+	}
+	ctl, err := dial(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.close()
+	if err := ctl.setTimeout(500 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	leftover := ExecRules[0]
+	b, err := leftover.marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctl.request(unix.AUDIT_ADD_RULE, b, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, _, stop := startCollector(t, Options{})
+	if c.mode != ModeOwner {
+		t.Fatalf("mode %s, want %s", c.mode, ModeOwner)
+	}
+	st := stop()
+	if st.RulesAdopted != 1 || st.RulesPresent != 0 {
+		t.Errorf("stats %+v, want the leftover rule adopted", st)
+	}
+	if _, err := ctl.request(unix.AUDIT_DEL_RULE, b, 0, nil); !errors.Is(err, unix.ENOENT) {
+		t.Errorf("leftover rule still there after Close (delete: %v)", err)
+	}
+}
