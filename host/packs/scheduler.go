@@ -394,6 +394,10 @@ func (s *Scheduler) discovered(ctx context.Context, p *Pack) bool {
 func (s *Scheduler) run(ctx context.Context, sq *scheduled) error {
 	start := time.Now()
 	_, rows, err := s.opts.Engine.Query(ctx, sq.query.SQL)
+	if err != nil && ctx.Err() != nil {
+		// Cut short by shutdown: not a run, and nothing to log.
+		return err
+	}
 	sq.stats.Runs++
 	sq.stats.LastRun = s.opts.Now()
 	sq.stats.LastDuration = time.Since(start)
