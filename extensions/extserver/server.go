@@ -89,10 +89,7 @@ func TableTimeout(osqueryTimeout time.Duration) time.Duration {
 // clean exit osquery's own extensions make), and an error when the
 // extension could not start or osqueryd reports it unhealthy.
 func Run(ctx context.Context, opts Options) error {
-	log := opts.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	opts = opts.withDefaults()
 	cfg := opts.Config
 	if cfg == nil {
 		var err error
@@ -100,11 +97,6 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	tableTimeout := opts.TableTimeout
-	if tableTimeout <= 0 {
-		tableTimeout = TableTimeout(opts.Timeout)
-	}
-
 	// Connect before starting plugins: without osqueryd there is nothing to
 	// serve, and NewClient waits up to --timeout for the socket to appear.
 	client, err := connect(opts.Flags)
@@ -113,31 +105,35 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer client.Close()
 
-	h, err := host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: log.Named("host")})
+	h, err := host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: opts.Logger.Named("host")})
 	if err != nil {
 		return fmt.Errorf("starting analytics (config %s): %w", cfg.Path, err)
 	}
 	defer h.Close()
-	return serve(ctx, client, h, opts, tableTimeout, log)
+	return serve(ctx, client, h, opts)
 }
 
 // Serve registers src's tables with the osqueryd at flags.Socket and serves
 // them like Run, for a source the caller runs itself.
 func Serve(ctx context.Context, src host.TableSource, opts Options) error {
-	log := opts.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
-	tableTimeout := opts.TableTimeout
-	if tableTimeout <= 0 {
-		tableTimeout = TableTimeout(opts.Timeout)
-	}
+	opts = opts.withDefaults()
 	client, err := connect(opts.Flags)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	return serve(ctx, client, src, opts, tableTimeout, log)
+	return serve(ctx, client, src, opts)
+}
+
+// withDefaults fills in the logger and the table timeout.
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.TableTimeout <= 0 {
+		o.TableTimeout = TableTimeout(o.Timeout)
+	}
+	return o
 }
 
 func connect(flags Flags) (*osquery.ExtensionManagerClient, error) {
@@ -148,7 +144,8 @@ func connect(flags Flags) (*osquery.ExtensionManagerClient, error) {
 	return client, nil
 }
 
-func serve(ctx context.Context, client *osquery.ExtensionManagerClient, src host.TableSource, opts Options, tableTimeout time.Duration, log hclog.Logger) error {
+func serve(ctx context.Context, client *osquery.ExtensionManagerClient, src host.TableSource, opts Options) error {
+	log, tableTimeout := opts.Logger, opts.TableTimeout
 	wrapper := tablewrap.New(src, tablewrap.Options{
 		Timeout:       tableTimeout,
 		MaxConcurrent: opts.MaxConcurrent,

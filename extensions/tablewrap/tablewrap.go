@@ -201,37 +201,27 @@ func Constraints(qc table.QueryContext) []sdk.Constraint {
 
 func (w *Wrapper) generate(name string) table.GenerateFunc {
 	return func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
-		if enc := encoderFrom(ctx); enc != nil {
-			// GenerateEncoded: each batch is encoded as it arrives and its
-			// maps are left to the garbage collector.
-			err := w.src.Generate(ctx, name, Constraints(qc), func(batch []sdk.Row) error {
-				if enc.count+len(batch) > w.opts.MaxRows {
-					return fmt.Errorf("more than %d rows: narrow the query with WHERE time > …", w.opts.MaxRows)
-				}
-				for _, r := range batch {
-					enc.add(r)
-				}
-				return nil
-			})
-			return []map[string]string{}, err
-		}
-		var rows []map[string]string
+		// Called through GenerateEncoded, each batch is encoded as it
+		// arrives and its maps are left to the garbage collector;
+		// otherwise the rows are kept for osquery-go to write.
+		enc := encoderFrom(ctx)
+		rows, n := []map[string]string{}, 0
 		err := w.src.Generate(ctx, name, Constraints(qc), func(batch []sdk.Row) error {
-			if len(rows)+len(batch) > w.opts.MaxRows {
+			if n+len(batch) > w.opts.MaxRows {
 				return fmt.Errorf("more than %d rows: narrow the query with WHERE time > …", w.opts.MaxRows)
 			}
+			n += len(batch)
 			for _, r := range batch {
-				rows = append(rows, r)
+				if enc != nil {
+					enc.add(r)
+				} else {
+					rows = append(rows, r)
+				}
 			}
 			return nil
 		})
 		if err != nil {
 			return nil, err
-		}
-		if rows == nil {
-			// osquery-go sends a nil slice as an empty list either way;
-			// keep "no rows" explicit for readers of the response.
-			rows = []map[string]string{}
 		}
 		return rows, nil
 	}

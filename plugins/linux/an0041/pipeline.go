@@ -38,10 +38,10 @@ const (
 )
 
 type pending struct {
-	ev       *event.Event
-	arrived  time.Time
-	seq      uint64
-	archiver bool // an exec that Classify calls an archiver
+	ev      *event.Event
+	arrived time.Time
+	seq     uint64
+	kind    staging.CommandKind // what Classify calls an exec
 }
 
 type pendingHeap []pending
@@ -138,9 +138,7 @@ func (p *pipeline) arrive(batch []*event.Event, now time.Time) {
 		p.seen++
 		p.admitLocked(ev)
 		p.seq++
-		archiver := ev.Kind == event.KindExec &&
-			staging.Classify(exeOf(&ev.Process), ev.Process.Argv, staging.Posix).Kind == staging.CommandArchiver
-		heap.Push(&p.pending, pending{ev: ev, arrived: now, seq: p.seq, archiver: archiver})
+		heap.Push(&p.pending, pending{ev: ev, arrived: now, seq: p.seq, kind: commandKind(ev)})
 	}
 	p.releaseLocked(now, false)
 	if p.pending.Len() > 0 {
@@ -165,7 +163,7 @@ func (p *pipeline) direct(ev *event.Event) {
 	defer p.mu.Unlock()
 	p.seen++
 	p.admitLocked(ev)
-	p.processLocked(ev)
+	p.processLocked(ev, commandKind(ev))
 }
 
 func (p *pipeline) admitLocked(ev *event.Event) {
@@ -203,15 +201,15 @@ func (p *pipeline) releaseLocked(now time.Time, all bool) {
 			if top.ev.Time.After(settledBefore) {
 				return
 			}
-			if top.archiver && p.caughtUp != nil && p.caughtUp().Before(top.ev.Time) {
+			if top.kind == staging.CommandArchiver && p.caughtUp != nil && p.caughtUp().Before(top.ev.Time) {
 				return
 			}
 		}
 		heap.Pop(&p.pending)
-		if top.archiver && p.skew > 0 {
+		if top.kind == staging.CommandArchiver && p.skew > 0 {
 			p.pullAheadLocked(top.ev)
 		}
-		p.processLocked(top.ev)
+		p.processLocked(top.ev, top.kind)
 	}
 }
 
@@ -250,11 +248,20 @@ func (p *pipeline) pullAheadLocked(ev *event.Event) {
 	heap.Init(&p.pending)
 	sort.Sort(ahead)
 	for _, q := range ahead {
-		p.processLocked(q.ev)
+		p.processLocked(q.ev, q.kind)
 	}
 }
 
-func (p *pipeline) processLocked(ev *event.Event) {
+// commandKind classifies an exec once, for the settle buffer and the
+// process table alike; other events are CommandOther.
+func commandKind(ev *event.Event) staging.CommandKind {
+	if ev.Kind != event.KindExec {
+		return staging.CommandOther
+	}
+	return staging.Classify(exeOf(&ev.Process), ev.Process.Argv, staging.Posix).Kind
+}
+
+func (p *pipeline) processLocked(ev *event.Event, kind staging.CommandKind) {
 	if p.corr == nil {
 		return
 	}
@@ -275,10 +282,8 @@ func (p *pipeline) processLocked(ev *event.Event) {
 		if dir, ok := stagingDirOf(p.dirs, ev.Path); ok {
 			p.store.AddFileEvent(ev, dir)
 		}
-	case ev.Kind == event.KindExec:
-		if cmd := staging.Classify(exeOf(&ev.Process), ev.Process.Argv, staging.Posix); cmd.Kind != staging.CommandOther {
-			p.store.AddProcessEvent(ev, cmd.Kind.String())
-		}
+	case kind != staging.CommandOther:
+		p.store.AddProcessEvent(ev, kind.String())
 	}
 }
 

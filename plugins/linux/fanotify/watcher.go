@@ -457,15 +457,10 @@ func (w *Watcher) written(batch []*event.Event, ev rawEvent, now time.Time, mono
 		w.malformed.Add(1)
 		return batch
 	}
-	dir, staging, ok := w.resolve(ev.dir, mono)
+	path, ok := w.stagingPath(ev.dir, mono)
 	if !ok {
 		return batch
 	}
-	if !staging {
-		w.filtered.Add(1)
-		return batch
-	}
-	path := joinName(dir, ev.dir.name)
 	size, when := statOf(path, now)
 	proc, actor := w.lookup(ev.pid)
 	if ev.mask&unix.FAN_CREATE != 0 {
@@ -487,15 +482,10 @@ func (w *Watcher) renamed(batch []*event.Event, ev rawEvent, now time.Time, mono
 		w.filtered.Add(1)
 		return batch
 	}
-	dir, staging, ok := w.resolve(ev.dir, mono)
+	path, ok := w.stagingPath(ev.dir, mono)
 	if !ok {
 		return batch
 	}
-	if !staging {
-		w.filtered.Add(1)
-		return batch
-	}
-	path := joinName(dir, ev.dir.name)
 	var source string
 	if ev.old.present() && ev.old.name != nil {
 		if oldDir, _, ok := w.resolve(ev.old, mono); ok {
@@ -563,6 +553,20 @@ func (w *Watcher) lookup(pid int32) (event.Process, event.Actor) {
 		}
 	}
 	return proc, actor
+}
+
+// stagingPath is the path of the entry f names when its directory is in
+// staging; an entry elsewhere is counted as filtered.
+func (w *Watcher) stagingPath(f fidName, mono int64) (string, bool) {
+	dir, staging, ok := w.resolve(f, mono)
+	if !ok {
+		return "", false
+	}
+	if !staging {
+		w.filtered.Add(1)
+		return "", false
+	}
+	return joinName(dir, f.name), true
 }
 
 // resolve turns a directory handle into its path and staging verdict.
