@@ -16,11 +16,12 @@ import (
 	"github.com/stagewatch/stagewatch/plugins/linux/audit"
 	"github.com/stagewatch/stagewatch/plugins/linux/fanotify"
 	"github.com/stagewatch/stagewatch/plugins/linux/procconn"
+	"github.com/stagewatch/stagewatch/plugins/linux/procfs"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
 // procLookup reads processes that were running before collection started.
-var procLookup = fanotify.ProcLookup
+var procLookup = procfs.Lookup
 
 // How often the live loop releases settled events, lets the correlator
 // expire state, and looks for exited processes.

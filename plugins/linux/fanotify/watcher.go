@@ -68,7 +68,7 @@ type Options struct {
 	Coalesce time.Duration
 	// Lookup, when set, enriches each kept event's pid (exe, argv, uids).
 	// It runs on the reading goroutine, so it must be fast: a slow Lookup
-	// turns into kernel queue overflows. ProcLookup is a ready one.
+	// turns into kernel queue overflows. procfs.Lookup is a ready one.
 	Lookup func(pid int64) (event.Process, event.Actor, bool)
 }
 

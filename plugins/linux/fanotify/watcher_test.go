@@ -393,35 +393,6 @@ func TestCancelAndCloseStopRunPromptly(t *testing.T) {
 	}
 }
 
-func TestProcLookup(t *testing.T) {
-	t.Parallel()
-	cmd := exec.Command("sleep", "30")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		proc, actor, ok := ProcLookup(int64(cmd.Process.Pid))
-		if ok && filepath.Base(proc.Exe) == "sleep" {
-			if want := []string{"sleep", "30"}; strings.Join(proc.Argv, " ") != strings.Join(want, " ") {
-				t.Errorf("argv = %q, want %q", proc.Argv, want)
-			}
-			if proc.PPID != int64(os.Getpid()) || actor.UID != int64(os.Getuid()) || actor.EUID != int64(os.Geteuid()) {
-				t.Errorf("proc %+v actor %+v", proc, actor)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ProcLookup never saw the exec: %+v %v", proc, ok)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if _, _, ok := ProcLookup(1 << 30); ok {
-		t.Error("lookup of a pid that cannot exist succeeded")
-	}
-}
-
 func TestLookupHookEnriches(t *testing.T) {
 	requireFanotify(t)
 	t.Parallel()

@@ -1,20 +1,18 @@
 package procconn
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/plugins/linux/procfs"
 )
 
 // Proc connector constants (linux/connector.h, linux/cn_proc.h); x/sys/unix
@@ -85,7 +83,7 @@ func New(opts Options) (*Collector, error) {
 		opts.BatchDelay = 50 * time.Millisecond
 	}
 	if opts.ProcRoot == "" {
-		opts.ProcRoot = "/proc"
+		opts.ProcRoot = procfs.Root
 	}
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_CONNECTOR)
 	if err != nil {
@@ -250,119 +248,28 @@ func (c *Collector) handle(b []byte, st *Stats) []*event.Event {
 // may already be gone: what could not be read stays empty and is counted.
 func (c *Collector) exec(tgid uint32, st *Stats) *event.Event {
 	now := time.Now()
-	dir := c.opts.ProcRoot + "/" + strconv.FormatUint(uint64(tgid), 10)
-	ev := &event.Event{
-		Time:   now,
-		Kind:   event.KindExec,
-		Size:   event.Unknown,
-		Source: "proc_connector",
-		Actor:  event.Actor{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown},
-	}
-	ev.Process.PID = int64(tgid)
-	if p, ok := c.parents[tgid]; ok {
-		ev.Process.PPID = int64(p)
-	}
-	cmdline, err := os.ReadFile(dir + "/cmdline")
-	if err != nil || len(cmdline) == 0 {
+	proc, actor, ok := procfs.Read(c.opts.ProcRoot, int64(tgid))
+	if !ok || len(proc.Argv) == 0 {
 		st.Vanished++
-	} else {
-		ev.Process.Argv = strings.Split(string(bytes.TrimRight(cmdline, "\x00")), "\x00")
 	}
-	ev.Process.Cwd, _ = os.Readlink(dir + "/cwd")
-	ev.Process.Exe, _ = os.Readlink(dir + "/exe")
-	if status, err := os.ReadFile(dir + "/status"); err == nil {
-		readStatus(status, ev)
-	}
-	if stat, err := os.ReadFile(dir + "/stat"); err == nil {
-		ev.Actor.TTY = ttyName(stat)
-	}
-	if b, err := os.ReadFile(dir + "/loginuid"); err == nil {
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n != 4294967295 {
-			ev.Actor.AUID = n
+	if proc.PPID <= 0 {
+		if p, ok := c.parents[tgid]; ok {
+			proc.PPID = int64(p)
 		}
 	}
-	if b, err := os.ReadFile(dir + "/sessionid"); err == nil {
-		if s := strings.TrimSpace(string(b)); s != "4294967295" {
-			ev.Actor.Session = s
-		}
+	proc.Parent, proc.Ancestors = procfs.Ancestors(c.opts.ProcRoot, proc.PPID, maxAncestors)
+	return &event.Event{
+		Time:    now,
+		Kind:    event.KindExec,
+		Size:    event.Unknown,
+		Source:  "proc_connector",
+		Process: proc,
+		Actor:   actor,
 	}
-	ev.Process.Parent, ev.Process.Ancestors = c.ancestors(ev.Process.PPID)
-	return ev
-}
-
-// readStatus takes PPid and Uid (real, effective) from /proc/PID/status.
-func readStatus(b []byte, ev *event.Event) {
-	for line := range strings.SplitSeq(string(b), "\n") {
-		key, val, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(val)
-		switch key {
-		case "PPid":
-			if len(f) > 0 {
-				if n, err := strconv.ParseInt(f[0], 10, 64); err == nil && n > 0 {
-					ev.Process.PPID = n
-				}
-			}
-		case "Uid":
-			if len(f) >= 2 {
-				ev.Actor.UID, _ = strconv.ParseInt(f[0], 10, 64)
-				ev.Actor.EUID, _ = strconv.ParseInt(f[1], 10, 64)
-			}
-		}
-	}
-}
-
-// ttyName maps tty_nr (field 7 of /proc/PID/stat) to a name like audit's.
-func ttyName(stat []byte) string {
-	// comm (field 2) may hold spaces and parentheses: fields after it start
-	// after the last ')'.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return ""
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 5 {
-		return ""
-	}
-	nr, err := strconv.ParseUint(f[4], 10, 32)
-	if err != nil || nr == 0 {
-		return "(none)"
-	}
-	major, minor := (nr>>8)&0xfff, (nr&0xff)|((nr>>12)&0xfff00)
-	switch {
-	case major == 4 && minor < 64:
-		return "tty" + strconv.FormatUint(minor, 10)
-	case major >= 136 && major <= 143:
-		return "pts" + strconv.FormatUint((major-136)*256+minor, 10)
-	}
-	return "tty" + strconv.FormatUint(major, 10) + ":" + strconv.FormatUint(minor, 10)
 }
 
 // maxAncestors bounds the walk up the parent chain.
 const maxAncestors = 8
-
-// ancestors returns the parent's executable and the chain above it.
-func (c *Collector) ancestors(ppid int64) (string, []string) {
-	var chain []string
-	for pid := ppid; pid > 1 && len(chain) < maxAncestors; {
-		dir := c.opts.ProcRoot + "/" + strconv.FormatInt(pid, 10)
-		exe, _ := os.Readlink(dir + "/exe")
-		chain = append(chain, exe)
-		status, err := os.ReadFile(dir + "/status")
-		if err != nil {
-			break
-		}
-		var parent event.Event
-		readStatus(status, &parent)
-		pid = parent.Process.PPID
-	}
-	if len(chain) == 0 {
-		return "", nil
-	}
-	return chain[0], chain
-}
 
 // Stats returns the counters. It is safe to call while Run is running.
 func (c *Collector) Stats() Stats {

@@ -19,26 +19,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestTTYName(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		stat string
-		want string
-	}{
-		{"1 (bash) S 0 1 1 34816 1", "pts0"},   // 136<<8 | 0
-		{"1 (a b) c) S 0 1 1 34819 1", "pts3"}, // comm with ") "
-		{"1 (getty) S 0 1 1 1025 1", "tty1"},
-		{"1 (kthreadd) S 0 0 0 0 0", "(none)"},
-		{"garbage", ""},
-		{"1 (x) S 0", ""},
-	}
-	for _, tc := range tests {
-		if got := ttyName([]byte(tc.stat)); got != tc.want {
-			t.Errorf("ttyName(%q) = %q, want %q", tc.stat, got, tc.want)
-		}
-	}
-}
-
 // Malformed datagrams are counted, never a panic.
 func TestHandleMalformed(t *testing.T) {
 	t.Parallel()
