@@ -71,17 +71,27 @@ func pick(parts []string, i int) driver.Value {
 	return parts[i]
 }
 
+// splitArgs reads the (string, separator, index) arguments of osquery's
+// split helpers; null is true when the string or separator is NULL, which
+// makes the result NULL.
+func splitArgs(name string, args []driver.Value) (s, sep string, i int, null bool, err error) {
+	s, ok1 := text(args[0])
+	sep, ok2 := text(args[1])
+	if !ok1 || !ok2 {
+		return "", "", 0, true, nil
+	}
+	if i, err = index(args[2]); err != nil {
+		return "", "", 0, false, fmt.Errorf("%s: %w", name, err)
+	}
+	return s, sep, i, false, nil
+}
+
 // split(string, tokens, index): split on any character of tokens, dropping
 // empty pieces (osquery trims each piece of surrounding whitespace too).
 func split(args []driver.Value) (driver.Value, error) {
-	s, ok1 := text(args[0])
-	tokens, ok2 := text(args[1])
-	if !ok1 || !ok2 {
-		return nil, nil
-	}
-	i, err := index(args[2])
-	if err != nil {
-		return nil, fmt.Errorf("split: %w", err)
+	s, tokens, i, null, err := splitArgs("split", args)
+	if null || err != nil {
+		return nil, err
 	}
 	var parts []string
 	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(tokens, r) }) {
@@ -94,14 +104,9 @@ func split(args []driver.Value) (driver.Value, error) {
 
 // regex_split(string, pattern, index).
 func regexSplit(args []driver.Value) (driver.Value, error) {
-	s, ok1 := text(args[0])
-	pattern, ok2 := text(args[1])
-	if !ok1 || !ok2 {
-		return nil, nil
-	}
-	i, err := index(args[2])
-	if err != nil {
-		return nil, fmt.Errorf("regex_split: %w", err)
+	s, pattern, i, null, err := splitArgs("regex_split", args)
+	if null || err != nil {
+		return nil, err
 	}
 	re, err := compile(pattern)
 	if err != nil {
@@ -119,14 +124,9 @@ func regexSplit(args []driver.Value) (driver.Value, error) {
 // regex_match(string, pattern, index): group index of the first match
 // (0 = the whole match), NULL when there is none.
 func regexMatch(args []driver.Value) (driver.Value, error) {
-	s, ok1 := text(args[0])
-	pattern, ok2 := text(args[1])
-	if !ok1 || !ok2 {
-		return nil, nil
-	}
-	i, err := index(args[2])
-	if err != nil {
-		return nil, fmt.Errorf("regex_match: %w", err)
+	s, pattern, i, null, err := splitArgs("regex_match", args)
+	if null || err != nil {
+		return nil, err
 	}
 	re, err := compile(pattern)
 	if err != nil {

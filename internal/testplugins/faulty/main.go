@@ -11,16 +11,16 @@ import (
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
-// ConfigEnv, when set, is a JSON configuration that replaces the defaults:
+// configEnv, when set, is a JSON configuration that replaces the defaults:
 // the host's config has no section for a test analytic, and a test that
 // starts the real extension passes the plugin its settings this way.
-const ConfigEnv = "STAGEWATCH_FAULTY_CONFIG"
+const configEnv = "STAGEWATCH_FAULTY_CONFIG"
 
 func main() {
-	if raw := os.Getenv(ConfigEnv); raw != "" {
+	if raw := os.Getenv(configEnv); raw != "" {
 		cfg, err := fault.ParseConfig(json.RawMessage(raw))
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "faulty: %s: %v\n", ConfigEnv, err)
+			fmt.Fprintf(os.Stderr, "faulty: %s: %v\n", configEnv, err)
 			os.Exit(1)
 		}
 		fault.DefaultConfig = cfg
