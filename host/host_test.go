@@ -20,6 +20,7 @@ import (
 	"github.com/stagewatch/stagewatch/internal/config"
 	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
+	"github.com/stagewatch/stagewatch/plugins/sdk/plugin"
 	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
 )
 
@@ -157,7 +158,7 @@ func TestAnalyticsTable(t *testing.T) {
 			t.Errorf("column %s missing", col)
 		}
 	}
-	wantSum, err := sdk.FileSHA256(filepath.Join(cfg.Stagewatch.PluginDir, faultyName))
+	wantSum, err := plugin.FileSHA256(filepath.Join(cfg.Stagewatch.PluginDir, faultyName))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stagewatch/stagewatch/internal/config"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
+	"github.com/stagewatch/stagewatch/plugins/sdk/plugin"
 )
 
 // Backoff paces restarts of a crashed plugin: Initial, doubling up to Max;
@@ -196,7 +197,7 @@ type Plugin struct {
 	gone     chan struct{}
 
 	mu        sync.Mutex
-	proc      *sdk.Plugin
+	proc      *plugin.Plugin
 	desc      sdk.Descriptor
 	sha256    string
 	effective json.RawMessage
@@ -295,18 +296,18 @@ func (p *Plugin) pidLocked() int {
 // and, outside replay, starts collection.
 func (p *Plugin) launch(ctx context.Context) error {
 	o := p.sup.opts
-	sum, err := sdk.FileSHA256(p.path)
+	sum, err := plugin.FileSHA256(p.path)
 	if err != nil {
 		return fmt.Errorf("plugin %s: %w", p.name, err)
 	}
-	proc, err := sdk.Launch(ctx, sdk.LaunchConfig{
+	proc, err := plugin.Launch(ctx, plugin.LaunchConfig{
 		Path:         p.path,
 		SHA256:       p.checksum,
 		Logger:       o.Logger,
 		StartTimeout: o.StartTimeout,
 	})
 	if err != nil {
-		if errors.Is(err, sdk.ErrChecksumMismatch) {
+		if errors.Is(err, plugin.ErrChecksumMismatch) {
 			return fmt.Errorf("plugin %s refused: checksum mismatch: %w", p.name, err)
 		}
 		return fmt.Errorf("plugin %s: %w", p.name, err)

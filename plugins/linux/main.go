@@ -4,9 +4,9 @@ package main
 
 import (
 	"github.com/stagewatch/stagewatch/plugins/linux/an0041"
-	"github.com/stagewatch/stagewatch/plugins/sdk"
+	"github.com/stagewatch/stagewatch/plugins/sdk/plugin"
 )
 
 func main() {
-	sdk.Serve(an0041.New())
+	plugin.Serve(an0041.New())
 }

@@ -1,7 +1,10 @@
-// Package sdk is the one place that knows how stagewatch analytic plugins talk
-// to their host. Plugin authors implement Analytic with plain Go types; the
-// gRPC contract (proto/stagewatch/v1) stays behind the converters in this
-// package, and go-plugin's handshake and versioning live here too.
+// Package sdk is the contract between stagewatch's host and its analytics:
+// the Go types both program against (Analytic, Descriptor, mutable elements,
+// tables, rows, constraints, health, errors). It imports nothing but the
+// standard library. How an analytic is served and reached over go-plugin and
+// gRPC is package sdk/plugin, which converts these types to and from the
+// generated stagewatch.v1 messages (terraform-plugin-go's tfprotov6 /
+// tf6server split).
 package sdk
 
 import (
@@ -13,8 +16,8 @@ import (
 
 // Analytic is what every stagewatch analytic plugin implements. An analytic
 // whose collectors hold state outside the process (audit rules, fanotify
-// marks, remote sessions) also implements io.Closer: Serve calls Close after
-// the host stops the plugin and before the process exits.
+// marks, remote sessions) also implements io.Closer: the plugin server calls
+// Close after the host stops the plugin and before the process exits.
 type Analytic interface {
 	// Describe says who the analytic is and what it needs and provides.
 	Describe() Descriptor

@@ -3,139 +3,32 @@ package sdk
 import (
 	"context"
 	"errors"
-	"time"
-
-	"github.com/hashicorp/go-plugin"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // ErrPluginGone is matched (errors.Is) by every error from a call that
-// failed because the plugin process died or its connection closed. A
+// failed because the analytic's process died or its connection closed. A
 // supervisor restarts the plugin on it; other errors are the analytic's.
 var ErrPluginGone = errors.New("plugin process is gone")
 
-// ErrChecksumMismatch is matched by the error Launch returns when the
-// binary's SHA-256 is not the one configured.
-var ErrChecksumMismatch = plugin.ErrChecksumsDoNotMatch
-
-// IsPluginGone reports whether err means the plugin process died or can no
-// longer be reached, as opposed to an error the analytic returned.
+// IsPluginGone reports whether err means the analytic's process died or can
+// no longer be reached, as opposed to an error the analytic returned. The
+// transport turns its own failures into errors matching ErrPluginGone.
 func IsPluginGone(err error) bool {
-	if err == nil {
-		return false
-	}
-	return errors.Is(err, ErrPluginGone) || status.Code(err) == codes.Unavailable
+	return err != nil && errors.Is(err, ErrPluginGone)
 }
 
-// toStatus encodes an analytic's error for the wire. rpcCtx is the call's
-// own context: a context error the analytic got from elsewhere (its
-// collection ending, say) is its own failure, not the caller cancelling.
-func toStatus(rpcCtx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	var configErr *ConfigError
-	if errors.As(err, &configErr) {
-		st := status.New(codes.InvalidArgument, configErr.Error())
-		detailed, detailErr := st.WithDetails(&errdetails.BadRequest{
-			FieldViolations: []*errdetails.BadRequest_FieldViolation{
-				{Field: configErr.Key, Description: configErr.Reason},
-			},
-		})
-		if detailErr != nil {
-			return st.Err()
-		}
-		return detailed.Err()
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	if rpcCtx.Err() != nil {
-		switch {
-		case errors.Is(err, context.Canceled):
-			return status.Error(codes.Canceled, err.Error())
-		case errors.Is(err, context.DeadlineExceeded):
-			return status.Error(codes.DeadlineExceeded, err.Error())
-		}
-	}
-	return status.Error(codes.Unknown, err.Error())
+// ContextDescriber is implemented by analytics reached through a transport:
+// asking them who they are can fail or take time, which Describe cannot say.
+type ContextDescriber interface {
+	DescribeContext(ctx context.Context) (Descriptor, error)
 }
 
-// fromStatus turns an RPC error back into what the analytic returned: a
-// *ConfigError, ctx's own error when the caller's context ended, an error
-// matching ErrPluginGone when the transport failed, or a remoteError keeping
-// the plugin's message and gRPC code.
-func fromStatus(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
+// DescribeContext is Describe with a deadline and an error: an analytic
+// behind a transport is asked (once; the answer does not change), any other
+// answers a.Describe().
+func DescribeContext(ctx context.Context, a Analytic) (Descriptor, error) {
+	if d, ok := a.(ContextDescriber); ok {
+		return d.DescribeContext(ctx)
 	}
-	st, ok := status.FromError(err)
-	if !ok {
-		return err
-	}
-	switch st.Code() {
-	case codes.InvalidArgument:
-		for _, detail := range st.Details() {
-			badRequest, ok := detail.(*errdetails.BadRequest)
-			if !ok || len(badRequest.GetFieldViolations()) == 0 {
-				continue
-			}
-			violation := badRequest.GetFieldViolations()[0]
-			return &ConfigError{Key: violation.GetField(), Reason: violation.GetDescription()}
-		}
-	case codes.Canceled, codes.DeadlineExceeded:
-		if err := deadlineReached(ctx); err != nil {
-			return err
-		}
-		// The caller's context is alive, so the local connection closed
-		// under the call: the plugin was killed.
-		if st.Code() == codes.Canceled {
-			return &remoteError{code: st.Code(), message: st.Message(), gone: true}
-		}
-	case codes.Unavailable:
-		return &remoteError{code: st.Code(), message: st.Message(), gone: true}
-	}
-	return &remoteError{code: st.Code(), message: st.Message()}
-}
-
-// remoteError is an error returned through the plugin connection. It keeps
-// the gRPC code (status.Code works on it) while Error reads like the
-// analytic's own message.
-type remoteError struct {
-	code    codes.Code
-	message string
-	gone    bool
-}
-
-func (e *remoteError) Error() string {
-	if e.gone {
-		return ErrPluginGone.Error() + ": " + e.message
-	}
-	return e.message
-}
-
-func (e *remoteError) Is(target error) bool { return e.gone && target == ErrPluginGone }
-
-func (e *remoteError) GRPCStatus() *status.Status { return status.New(e.code, e.message) }
-
-// deadlineSkew is how early the plugin may see a deadline the two
-// processes share: gRPC sends the caller's deadline along, and the plugin's
-// timer can fire (and reset the stream) a moment before the caller's own.
-const deadlineSkew = 250 * time.Millisecond
-
-// deadlineReached returns ctx's error if ctx has ended, or is about to end
-// by its deadline, in which case it waits that moment out so the caller sees
-// its own context.DeadlineExceeded rather than a dead plugin.
-func deadlineReached(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	deadline, ok := ctx.Deadline()
-	if !ok || time.Until(deadline) > deadlineSkew {
-		return nil
-	}
-	<-ctx.Done()
-	return ctx.Err()
+	return a.Describe(), nil
 }

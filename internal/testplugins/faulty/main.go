@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/stagewatch/stagewatch/internal/testplugins/faulty/fault"
-	"github.com/stagewatch/stagewatch/plugins/sdk"
+	"github.com/stagewatch/stagewatch/plugins/sdk/plugin"
 )
 
 // configEnv, when set, is a JSON configuration that replaces the defaults:
@@ -25,5 +25,5 @@ func main() {
 		}
 		fault.DefaultConfig = cfg
 	}
-	sdk.Serve(fault.New())
+	plugin.Serve(fault.New())
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/stagewatch/stagewatch/plugins/sdk"
+	"github.com/stagewatch/stagewatch/plugins/sdk/plugin"
 )
 
 // Connect serves impl on an in-memory gRPC server and returns the host's
@@ -26,7 +27,7 @@ func Connect(t testing.TB, impl sdk.Analytic) sdk.Analytic {
 	lifetime, stop := context.WithCancel(context.Background())
 	listener := bufconn.Listen(1 << 20)
 	server := grpc.NewServer()
-	p := &sdk.GRPCPlugin{Impl: impl, Lifetime: lifetime}
+	p := &plugin.GRPCPlugin{Impl: impl, Lifetime: lifetime}
 	if err := p.GRPCServer(nil, server); err != nil {
 		t.Fatalf("sdktest: register analytic: %v", err)
 	}

@@ -1,5 +1,5 @@
 //go:build unix && !linux
 
-package sdk
+package plugin
 
 func setParentDeathSignal() {}

@@ -1,4 +1,4 @@
-package sdk_test
+package plugin_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/internal/testplugins/faulty/fault"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
+	"github.com/stagewatch/stagewatch/plugins/sdk/plugin"
 	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
 )
 
@@ -28,19 +29,19 @@ const faultyPackage = "github.com/stagewatch/stagewatch/internal/testplugins/fau
 // launchFaulty starts a private copy of the faulty plugin, configured with
 // config, and kills it when the test ends. The plugin's log is shown if the
 // test fails.
-func launchFaulty(t testing.TB, config string) *sdk.Plugin {
+func launchFaulty(t testing.TB, config string) *plugin.Plugin {
 	t.Helper()
-	return launch(t, sdk.LaunchConfig{Path: sdktest.BuildPlugin(t, faultyPackage)}, config)
+	return launch(t, plugin.LaunchConfig{Path: sdktest.BuildPlugin(t, faultyPackage)}, config)
 }
 
-func launch(t testing.TB, cfg sdk.LaunchConfig, config string) *sdk.Plugin {
+func launch(t testing.TB, cfg plugin.LaunchConfig, config string) *plugin.Plugin {
 	t.Helper()
 	log := &sdktest.LogBuffer{}
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: log})
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = 30 * time.Second // loaded CI machines, -race
 	}
-	p, err := sdk.Launch(t.Context(), cfg)
+	p, err := plugin.Launch(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("Launch: %v\nplugin log:\n%s", err, log)
 	}
@@ -58,7 +59,7 @@ func launch(t testing.TB, cfg sdk.LaunchConfig, config string) *sdk.Plugin {
 	return p
 }
 
-func waitExited(t *testing.T, p *sdk.Plugin) {
+func waitExited(t *testing.T, p *plugin.Plugin) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !p.Exited() {
@@ -72,14 +73,14 @@ func waitExited(t *testing.T, p *sdk.Plugin) {
 func TestLaunchHandshake(t *testing.T) {
 	t.Parallel()
 	path := sdktest.BuildPlugin(t, faultyPackage)
-	sum, err := sdk.FileSHA256(path)
+	sum, err := plugin.FileSHA256(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := launch(t, sdk.LaunchConfig{Path: path, SHA256: strings.ToUpper(sum)}, "")
-	if p.Protocol() != sdk.ProtocolVersion || p.Pid() <= 0 || p.Path() != path || p.Exited() {
+	p := launch(t, plugin.LaunchConfig{Path: path, SHA256: strings.ToUpper(sum)}, "")
+	if p.Protocol() != plugin.ProtocolVersion || p.Pid() <= 0 || p.Path() != path || p.Exited() {
 		t.Fatalf("protocol %d pid %d path %s exited %v; want protocol %d, a pid, path %s, running",
-			p.Protocol(), p.Pid(), p.Path(), p.Exited(), sdk.ProtocolVersion, path)
+			p.Protocol(), p.Pid(), p.Path(), p.Exited(), plugin.ProtocolVersion, path)
 	}
 	d := p.Analytic().Describe()
 	if d.AnalyticID != fault.AnalyticID || d.Platform != fault.Platform || len(d.Tables) != 1 ||
@@ -120,8 +121,8 @@ func TestLaunchGenerateTenThousandRows(t *testing.T) {
 	if rows[0]["reason"] != "over the wire" {
 		t.Fatalf("reason %q: the configuration did not reach the rows", rows[0]["reason"])
 	}
-	if len(batches) < 10000/sdk.DefaultBatchRows {
-		t.Fatalf("%d batches for 10000 rows; want batches of at most %d", len(batches), sdk.DefaultBatchRows)
+	if len(batches) < 10000/plugin.DefaultBatchRows {
+		t.Fatalf("%d batches for 10000 rows; want batches of at most %d", len(batches), plugin.DefaultBatchRows)
 	}
 }
 
@@ -215,29 +216,29 @@ func TestLaunchRefusals(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		cfg  sdk.LaunchConfig
+		cfg  plugin.LaunchConfig
 		want []string
 		is   error
 	}{
 		{
 			name: "wrong sha256",
-			cfg:  sdk.LaunchConfig{Path: path, SHA256: strings.Repeat("ab", 32)},
+			cfg:  plugin.LaunchConfig{Path: path, SHA256: strings.Repeat("ab", 32)},
 			want: []string{path, strings.Repeat("ab", 32)},
-			is:   sdk.ErrChecksumMismatch,
+			is:   plugin.ErrChecksumMismatch,
 		},
 		{
 			name: "sha256 not hex",
-			cfg:  sdk.LaunchConfig{Path: path, SHA256: "not-a-digest"},
+			cfg:  plugin.LaunchConfig{Path: path, SHA256: "not-a-digest"},
 			want: []string{path, "not-a-digest"},
 		},
 		{
 			name: "missing binary",
-			cfg:  sdk.LaunchConfig{Path: filepath.Join(t.TempDir(), "absent")},
+			cfg:  plugin.LaunchConfig{Path: filepath.Join(t.TempDir(), "absent")},
 			want: []string{"absent"},
 		},
 		{
 			name: "not a plugin",
-			cfg:  sdk.LaunchConfig{Path: notAPlugin, StartTimeout: 5 * time.Second},
+			cfg:  plugin.LaunchConfig{Path: notAPlugin, StartTimeout: 5 * time.Second},
 			want: []string{notAPlugin, "hello"},
 		},
 	}
@@ -245,7 +246,7 @@ func TestLaunchRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tt.cfg.Logger = hclog.NewNullLogger()
-			p, err := sdk.Launch(t.Context(), tt.cfg)
+			p, err := plugin.Launch(t.Context(), tt.cfg)
 			if err == nil {
 				p.Kill()
 				t.Fatalf("Launch succeeded; want a refusal")
@@ -267,7 +268,7 @@ func TestPluginRunByHand(t *testing.T) {
 	t.Parallel()
 	cmd := exec.Command(sdktest.BuildPlugin(t, faultyPackage))
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, sdk.Handshake.MagicCookieKey+"=") {
+		if !strings.HasPrefix(kv, plugin.Handshake.MagicCookieKey+"=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}

@@ -1,4 +1,4 @@
-package sdk
+package plugin
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/stagewatch/stagewatch/plugins/sdk"
+	"github.com/stagewatch/stagewatch/plugins/sdk/plugin/internal/fromproto"
+	"github.com/stagewatch/stagewatch/plugins/sdk/plugin/internal/toproto"
 	stagewatchv1 "github.com/stagewatch/stagewatch/proto/stagewatch/v1"
 )
 
@@ -21,24 +24,27 @@ const ingestChunkSize = 64 << 10
 // sdktest.Connect (Describe has no context of its own).
 const describeTimeout = 10 * time.Second
 
-// grpcClient is the host's view of a plugin: an Analytic whose every call
-// goes over stagewatch.v1.
+// grpcClient is the host's view of a plugin: an sdk.Analytic whose every
+// call goes over stagewatch.v1.
 type grpcClient struct {
 	client stagewatchv1.AnalyticClient
 
 	mu         sync.Mutex
-	descriptor *Descriptor
+	descriptor *sdk.Descriptor
 }
 
-var _ Analytic = (*grpcClient)(nil)
+var (
+	_ sdk.Analytic         = (*grpcClient)(nil)
+	_ sdk.ContextDescriber = (*grpcClient)(nil)
+)
 
 func newGRPCClient(conn grpc.ClientConnInterface) *grpcClient {
 	return &grpcClient{client: stagewatchv1.NewAnalyticClient(conn)}
 }
 
-// fetchDescriptor asks the plugin who it is and caches the answer: a plugin
+// DescribeContext asks the plugin who it is and caches the answer: a plugin
 // process cannot change its description.
-func (c *grpcClient) fetchDescriptor(ctx context.Context) (Descriptor, error) {
+func (c *grpcClient) DescribeContext(ctx context.Context) (sdk.Descriptor, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.descriptor != nil {
@@ -46,35 +52,25 @@ func (c *grpcClient) fetchDescriptor(ctx context.Context) (Descriptor, error) {
 	}
 	resp, err := c.client.Describe(ctx, &stagewatchv1.DescribeRequest{})
 	if err != nil {
-		return Descriptor{}, fmt.Errorf("describe: %w", fromStatus(ctx, err))
+		return sdk.Descriptor{}, fmt.Errorf("describe: %w", fromStatus(ctx, err))
 	}
-	d := descriptorFromProto(resp)
+	d := fromproto.Descriptor(resp)
 	c.descriptor = &d
 	return d, nil
-}
-
-// DescribeContext is Describe with a deadline and an error: for an analytic
-// reached over gRPC it asks the plugin (once; the answer is cached), for
-// any other it is a.Describe().
-func DescribeContext(ctx context.Context, a Analytic) (Descriptor, error) {
-	if c, ok := a.(*grpcClient); ok {
-		return c.fetchDescriptor(ctx)
-	}
-	return a.Describe(), nil
 }
 
 // Describe returns the cached description. Launch and sdktest.Connect fetch
 // it up front, where a failure can still be reported; the zero Descriptor
 // here means the plugin never answered.
-func (c *grpcClient) Describe() Descriptor {
+func (c *grpcClient) Describe() sdk.Descriptor {
 	ctx, cancel := context.WithTimeout(context.Background(), describeTimeout)
 	defer cancel()
-	d, _ := c.fetchDescriptor(ctx)
+	d, _ := c.DescribeContext(ctx)
 	return d
 }
 
-func (c *grpcClient) Configure(ctx context.Context, req ConfigureRequest) (json.RawMessage, error) {
-	resp, err := c.client.Configure(ctx, configureRequestToProto(req))
+func (c *grpcClient) Configure(ctx context.Context, req sdk.ConfigureRequest) (json.RawMessage, error) {
+	resp, err := c.client.Configure(ctx, toproto.ConfigureRequest(req))
 	if err != nil {
 		return nil, fromStatus(ctx, err)
 	}
@@ -89,21 +85,21 @@ func (c *grpcClient) Start(ctx context.Context) error {
 	return fromStatus(ctx, err)
 }
 
-func (c *grpcClient) Health(ctx context.Context) Health {
+func (c *grpcClient) Health(ctx context.Context) sdk.Health {
 	resp, err := c.client.Health(ctx, &stagewatchv1.HealthRequest{})
 	if err != nil {
-		return Health{State: StateFailed, Message: fromStatus(ctx, err).Error()}
+		return sdk.Health{State: sdk.StateFailed, Message: fromStatus(ctx, err).Error()}
 	}
-	return healthFromProto(resp)
+	return fromproto.Health(resp)
 }
 
-func (c *grpcClient) Generate(ctx context.Context, table string, constraints []Constraint, emit func([]Row) error) error {
+func (c *grpcClient) Generate(ctx context.Context, table string, constraints []sdk.Constraint, emit func([]sdk.Row) error) error {
 	// Cancelling on return stops the plugin's generation when emit fails.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.client.Generate(ctx, &stagewatchv1.GenerateRequest{
 		Table:       table,
-		Constraints: constraintsToProto(constraints),
+		Constraints: toproto.Constraints(constraints),
 	})
 	if err != nil {
 		return fromStatus(ctx, err)
@@ -123,15 +119,15 @@ func (c *grpcClient) Generate(ctx context.Context, table string, constraints []C
 				return fmt.Errorf("generate %s: plugin sent rows before naming the columns", table)
 			}
 		}
-		var rows []Row
+		var rows []sdk.Row
 		if packed := batch.GetPackedRows(); packed != nil || batch.GetRowCount() > 0 {
-			if rows, err = rowsFromPacked(packed, int(batch.GetRowCount()), columns); err != nil {
+			if rows, err = fromproto.PackedRows(packed, int(batch.GetRowCount()), columns); err != nil {
 				return fmt.Errorf("generate %s: %w", table, err)
 			}
 		} else {
-			rows = make([]Row, len(batch.GetRows()))
+			rows = make([]sdk.Row, len(batch.GetRows()))
 			for i, row := range batch.GetRows() {
-				if rows[i], err = rowFromProto(row, columns); err != nil {
+				if rows[i], err = fromproto.Row(row, columns); err != nil {
 					return fmt.Errorf("generate %s: %w", table, err)
 				}
 			}
@@ -142,23 +138,23 @@ func (c *grpcClient) Generate(ctx context.Context, table string, constraints []C
 	}
 }
 
-func (c *grpcClient) Ingest(ctx context.Context, source, format string, r io.Reader) (IngestStats, error) {
+func (c *grpcClient) Ingest(ctx context.Context, source, format string, r io.Reader) (sdk.IngestStats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.client.Ingest(ctx)
 	if err != nil {
-		return IngestStats{}, fromStatus(ctx, err)
+		return sdk.IngestStats{}, fromStatus(ctx, err)
 	}
 	first := true
 	for {
 		if err := ctx.Err(); err != nil {
-			return IngestStats{}, err
+			return sdk.IngestStats{}, err
 		}
 		// A fresh buffer each time: gRPC may still hold a sent message.
 		buf := make([]byte, ingestChunkSize)
 		n, readErr := io.ReadFull(r, buf)
 		if readErr != nil && readErr != io.EOF && !errors.Is(readErr, io.ErrUnexpectedEOF) {
-			return IngestStats{}, fmt.Errorf("ingest %s: read: %w", source, readErr)
+			return sdk.IngestStats{}, fmt.Errorf("ingest %s: read: %w", source, readErr)
 		}
 		if n > 0 || first {
 			chunk := &stagewatchv1.IngestChunk{Data: buf[:n]}
@@ -171,7 +167,7 @@ func (c *grpcClient) Ingest(ctx context.Context, source, format string, r io.Rea
 			if err := stream.Send(chunk); err == io.EOF {
 				break
 			} else if err != nil {
-				return IngestStats{}, fromStatus(ctx, err)
+				return sdk.IngestStats{}, fromStatus(ctx, err)
 			}
 		}
 		if readErr != nil {
@@ -180,7 +176,7 @@ func (c *grpcClient) Ingest(ctx context.Context, source, format string, r io.Rea
 	}
 	resp, err := stream.CloseAndRecv()
 	if err != nil {
-		return IngestStats{}, fromStatus(ctx, err)
+		return sdk.IngestStats{}, fromStatus(ctx, err)
 	}
-	return ingestStatsFromProto(resp.GetStats()), nil
+	return fromproto.IngestStats(resp.GetStats()), nil
 }

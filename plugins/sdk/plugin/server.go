@@ -1,4 +1,4 @@
-package sdk
+package plugin
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/stagewatch/stagewatch/plugins/sdk"
+	"github.com/stagewatch/stagewatch/plugins/sdk/plugin/internal/fromproto"
+	"github.com/stagewatch/stagewatch/plugins/sdk/plugin/internal/toproto"
 	stagewatchv1 "github.com/stagewatch/stagewatch/proto/stagewatch/v1"
 )
 
@@ -24,11 +27,11 @@ const (
 	batchBytesLimit = 2 << 20
 )
 
-// grpcServer serves an Analytic over stagewatch.v1.
+// grpcServer serves an sdk.Analytic over stagewatch.v1.
 type grpcServer struct {
 	stagewatchv1.UnimplementedAnalyticServer
 
-	impl     Analytic
+	impl     sdk.Analytic
 	lifetime context.Context
 
 	// A plugin's description never changes while it runs, so the table
@@ -38,14 +41,14 @@ type grpcServer struct {
 	columns      map[string][]string
 }
 
-func newGRPCServer(impl Analytic, lifetime context.Context) *grpcServer {
+func newGRPCServer(impl sdk.Analytic, lifetime context.Context) *grpcServer {
 	return &grpcServer{impl: impl, lifetime: lifetime}
 }
 
 func (s *grpcServer) describe() {
 	s.describeOnce.Do(func() {
 		d := s.impl.Describe()
-		s.descriptor = descriptorToProto(d)
+		s.descriptor = toproto.Descriptor(d)
 		s.columns = make(map[string][]string, len(d.Tables))
 		for _, t := range d.Tables {
 			s.columns[t.Name] = t.ColumnNames()
@@ -59,7 +62,7 @@ func (s *grpcServer) Describe(context.Context, *stagewatchv1.DescribeRequest) (*
 }
 
 func (s *grpcServer) Configure(ctx context.Context, req *stagewatchv1.ConfigureRequest) (*stagewatchv1.ConfigureResponse, error) {
-	effective, err := s.impl.Configure(ctx, configureRequestFromProto(req))
+	effective, err := s.impl.Configure(ctx, fromproto.ConfigureRequest(req))
 	if err != nil {
 		return nil, toStatus(ctx, err)
 	}
@@ -74,7 +77,7 @@ func (s *grpcServer) Start(ctx context.Context, _ *stagewatchv1.StartRequest) (*
 }
 
 func (s *grpcServer) Health(ctx context.Context, _ *stagewatchv1.HealthRequest) (*stagewatchv1.HealthResponse, error) {
-	return healthToProto(s.impl.Health(ctx)), nil
+	return toproto.Health(s.impl.Health(ctx)), nil
 }
 
 func (s *grpcServer) Generate(req *stagewatchv1.GenerateRequest, stream grpc.ServerStreamingServer[stagewatchv1.RowBatch]) error {
@@ -91,7 +94,7 @@ func (s *grpcServer) Generate(req *stagewatchv1.GenerateRequest, stream grpc.Ser
 	batchRows = min(batchRows, maxBatchRows)
 
 	sender := &batchSender{stream: stream, table: req.GetTable(), columns: columns, batchRows: batchRows}
-	err := s.impl.Generate(ctx, req.GetTable(), constraintsFromProto(req.GetConstraints()), sender.emit)
+	err := s.impl.Generate(ctx, req.GetTable(), fromproto.Constraints(req.GetConstraints()), sender.emit)
 	sender.close()
 	return toStatus(ctx, err)
 }
@@ -114,7 +117,7 @@ type batchSender struct {
 
 var errEmitAfterReturn = errors.New("emit called after Generate returned")
 
-func (b *batchSender) emit(rows []Row) error {
+func (b *batchSender) emit(rows []sdk.Row) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -129,7 +132,7 @@ func (b *batchSender) emit(rows []Row) error {
 		count := 0
 		for len(rows) > 0 && count < b.batchRows && len(buf) < batchBytesLimit {
 			var err error
-			if buf, err = appendPackedRow(buf, rows[0], b.columns, b.table); err != nil {
+			if buf, err = toproto.AppendPackedRow(buf, rows[0], b.columns, b.table); err != nil {
 				return err
 			}
 			count++
@@ -168,7 +171,7 @@ func (s *grpcServer) Ingest(stream grpc.ClientStreamingServer[stagewatchv1.Inges
 	if err != nil {
 		return toStatus(ctx, err)
 	}
-	return stream.SendAndClose(&stagewatchv1.IngestResponse{Stats: ingestStatsToProto(stats)})
+	return stream.SendAndClose(&stagewatchv1.IngestResponse{Stats: toproto.IngestStats(stats)})
 }
 
 // chunkReader presents the chunks of an Ingest stream as one io.Reader.

@@ -1,4 +1,4 @@
-package sdk_test
+package plugin_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/internal/testplugins/faulty/fault"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
+	"github.com/stagewatch/stagewatch/plugins/sdk/plugin"
 	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
 )
 
@@ -152,8 +153,8 @@ func TestGenerateHonoursTimeConstraints(t *testing.T) {
 			}
 			checkRows(t, rows, tt.first, tt.n)
 			for _, size := range batches {
-				if size == 0 || size > sdk.DefaultBatchRows {
-					t.Fatalf("batch of %d rows; want 1..%d", size, sdk.DefaultBatchRows)
+				if size == 0 || size > plugin.DefaultBatchRows {
+					t.Fatalf("batch of %d rows; want 1..%d", size, plugin.DefaultBatchRows)
 				}
 			}
 		})

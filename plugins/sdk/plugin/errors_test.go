@@ -1,4 +1,4 @@
-package sdk
+package plugin
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
 // TestErrorsSurviveTheWire encodes an analytic's error as the plugin does
@@ -24,15 +26,15 @@ func TestErrorsSurviveTheWire(t *testing.T) {
 		serverCtx    context.Context
 		clientCtx    context.Context
 		wantCode     codes.Code
-		wantConfig   *ConfigError
+		wantConfig   *sdk.ConfigError
 		wantIs       error
 		wantGone     bool
 		wantMessages string
 	}{
 		{
-			name: "config error, wrapped", err: fmt.Errorf("configure: %w", &ConfigError{Key: "TimeWindow", Reason: "want a duration"}),
+			name: "config error, wrapped", err: fmt.Errorf("configure: %w", &sdk.ConfigError{Key: "TimeWindow", Reason: "want a duration"}),
 			serverCtx: live, clientCtx: live, wantCode: codes.InvalidArgument,
-			wantConfig: &ConfigError{Key: "TimeWindow", Reason: "want a duration"},
+			wantConfig: &sdk.ConfigError{Key: "TimeWindow", Reason: "want a duration"},
 		},
 		{
 			name: "plain error", err: errors.New("audit socket closed"),
@@ -52,7 +54,7 @@ func TestErrorsSurviveTheWire(t *testing.T) {
 		},
 		{
 			name: "transport gone", err: status.Error(codes.Unavailable, "error reading from server: EOF"),
-			serverCtx: live, clientCtx: live, wantCode: codes.Unavailable, wantIs: ErrPluginGone, wantGone: true,
+			serverCtx: live, clientCtx: live, wantCode: codes.Unavailable, wantIs: sdk.ErrPluginGone, wantGone: true,
 		},
 	}
 	for _, tt := range tests {
@@ -64,7 +66,7 @@ func TestErrorsSurviveTheWire(t *testing.T) {
 			}
 			got := fromStatus(tt.clientCtx, wire)
 			if tt.wantConfig != nil {
-				var configErr *ConfigError
+				var configErr *sdk.ConfigError
 				if !errors.As(got, &configErr) || *configErr != *tt.wantConfig {
 					t.Fatalf("got %v (%T), want %+v", got, got, tt.wantConfig)
 				}
@@ -75,12 +77,12 @@ func TestErrorsSurviveTheWire(t *testing.T) {
 			if tt.wantMessages != "" && got.Error() != tt.wantMessages {
 				t.Fatalf("message %q, want %q", got.Error(), tt.wantMessages)
 			}
-			if IsPluginGone(got) != tt.wantGone {
-				t.Fatalf("IsPluginGone(%v) = %v, want %v", got, IsPluginGone(got), tt.wantGone)
+			if sdk.IsPluginGone(got) != tt.wantGone {
+				t.Fatalf("sdk.IsPluginGone(%v) = %v, want %v", got, sdk.IsPluginGone(got), tt.wantGone)
 			}
 		})
 	}
-	if IsPluginGone(nil) {
-		t.Fatalf("IsPluginGone(nil) is true")
+	if sdk.IsPluginGone(nil) {
+		t.Fatalf("sdk.IsPluginGone(nil) is true")
 	}
 }

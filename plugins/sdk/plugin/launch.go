@@ -1,4 +1,4 @@
-package sdk
+package plugin
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"google.golang.org/grpc"
 	"io"
 	"os"
 	"os/exec"
@@ -15,7 +14,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
 // DefaultStartTimeout is how long Launch waits for a plugin's handshake.
@@ -37,7 +39,7 @@ type LaunchConfig struct {
 // Plugin is one running plugin process.
 type Plugin struct {
 	path     string
-	client   *plugin.Client
+	client   *goplugin.Client
 	cmd      *exec.Cmd
 	analytic *grpcClient
 }
@@ -66,26 +68,26 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Plugin, error) {
 	}
 	logger = logger.Named(filepath.Base(path))
 
-	var secure *plugin.SecureConfig
+	var secure *goplugin.SecureConfig
 	if cfg.SHA256 != "" {
 		sum, err := hex.DecodeString(cfg.SHA256)
 		if err != nil || len(sum) != sha256.Size {
 			return nil, fmt.Errorf("plugin %s: sha256 %q is not 64 hex digits", path, cfg.SHA256)
 		}
-		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+		secure = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
 
 	cmd := exec.Command(path, cfg.Args...)
 	// go-plugin puts the host's environment after Cmd.Env, where it would
 	// override cfg.Env; build the environment here instead.
 	cmd.Env = append(os.Environ(), cfg.Env...)
-	client := plugin.NewClient(&plugin.ClientConfig{
+	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: VersionedPlugins(nil),
 		Cmd:              cmd,
 		SkipHostEnv:      true,
 		SecureConfig:     secure,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     startTimeout,
 		Logger:           logger,
@@ -108,7 +110,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Plugin, error) {
 
 func (p *Plugin) connect(ctx context.Context, wantSHA256 string) error {
 	protocol, err := p.client.Client()
-	if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+	if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
 		got, sumErr := FileSHA256(p.path)
 		if sumErr != nil {
 			got = sumErr.Error()
@@ -127,7 +129,7 @@ func (p *Plugin) connect(ctx context.Context, wantSHA256 string) error {
 	if !ok {
 		return fmt.Errorf("plugin %s: dispensed %T, not a stagewatch analytic", p.path, raw)
 	}
-	if _, err := analytic.fetchDescriptor(ctx); err != nil {
+	if _, err := analytic.DescribeContext(ctx); err != nil {
 		return fmt.Errorf("plugin %s: %w", p.path, err)
 	}
 	p.analytic = analytic
@@ -135,7 +137,7 @@ func (p *Plugin) connect(ctx context.Context, wantSHA256 string) error {
 }
 
 // Analytic is the plugin's analytic, called over gRPC.
-func (p *Plugin) Analytic() Analytic { return p.analytic }
+func (p *Plugin) Analytic() sdk.Analytic { return p.analytic }
 
 // Exited reports whether the plugin process has ended. It turns true
 // shortly after the process dies, once the host has reaped it; a call that

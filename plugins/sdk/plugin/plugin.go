@@ -1,11 +1,17 @@
-package sdk
+// Package plugin serves stagewatch analytics as hashicorp/go-plugin gRPC
+// plugins and launches them from the host. Analytics and hosts program
+// against package sdk; this package converts its types to and from the
+// generated stagewatch.v1 messages (internal/toproto, internal/fromproto),
+// which nothing outside it sees.
+package plugin
 
 import (
 	"context"
 
-	"github.com/hashicorp/go-plugin"
+	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/stagewatch/stagewatch/plugins/sdk"
 	stagewatchv1 "github.com/stagewatch/stagewatch/proto/stagewatch/v1"
 )
 
@@ -24,20 +30,20 @@ var protocolName = map[int]string{1: "stagewatch.v1"}
 // Handshake is shared by hosts and plugins. The magic cookie is not a
 // security measure: it only lets a plugin binary run by hand say what it is
 // instead of hanging on a handshake nobody will answer.
-var Handshake = plugin.HandshakeConfig{
+var Handshake = goplugin.HandshakeConfig{
 	ProtocolVersion:  ProtocolVersion,
 	MagicCookieKey:   "STAGEWATCH_PLUGIN",
 	MagicCookieValue: "f67839b91d0a72919612eb96adf3a87f795d33a3b52944f748e0752c1e486402",
 }
 
 // GRPCPlugin serves Impl (in the plugin) or dispenses a client that
-// implements Analytic (in the host) over stagewatch.v1.
+// implements sdk.Analytic (in the host) over stagewatch.v1.
 type GRPCPlugin struct {
 	// gRPC is the only transport: net/rpc cannot carry the streams.
-	plugin.NetRPCUnsupportedPlugin
+	goplugin.NetRPCUnsupportedPlugin
 
 	// Impl is the analytic served; unused on the host side.
-	Impl Analytic
+	Impl sdk.Analytic
 
 	// Lifetime bounds the collection begun by Start. A Start RPC ends as
 	// soon as collection is running, so its own context cannot be the one
@@ -46,10 +52,10 @@ type GRPCPlugin struct {
 	Lifetime context.Context
 }
 
-var _ plugin.GRPCPlugin = (*GRPCPlugin)(nil)
+var _ goplugin.GRPCPlugin = (*GRPCPlugin)(nil)
 
 // GRPCServer registers Impl on the plugin's gRPC server.
-func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+func (p *GRPCPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
 	lifetime := p.Lifetime
 	if lifetime == nil {
 		lifetime = context.Background()
@@ -58,19 +64,19 @@ func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	return nil
 }
 
-// GRPCClient returns an Analytic that calls the plugin over conn.
-func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+// GRPCClient returns an sdk.Analytic that calls the plugin over conn.
+func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
 	return newGRPCClient(conn), nil
 }
 
 // VersionedPlugins is the plugin map keyed by protocol major, as both
 // plugin.Serve and plugin.NewClient take it. impl is nil on the host side.
-func VersionedPlugins(impl Analytic) map[int]plugin.PluginSet {
+func VersionedPlugins(impl sdk.Analytic) map[int]goplugin.PluginSet {
 	return versionedPlugins(impl, nil)
 }
 
-func versionedPlugins(impl Analytic, lifetime context.Context) map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{
+func versionedPlugins(impl sdk.Analytic, lifetime context.Context) map[int]goplugin.PluginSet {
+	return map[int]goplugin.PluginSet{
 		1: {PluginName: &GRPCPlugin{Impl: impl, Lifetime: lifetime}},
 	}
 }

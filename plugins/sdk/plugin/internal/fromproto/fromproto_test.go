@@ -1,9 +1,11 @@
-package sdk
+package fromproto
 
 import (
 	"strings"
 	"testing"
 
+	"github.com/stagewatch/stagewatch/plugins/sdk"
+	"github.com/stagewatch/stagewatch/plugins/sdk/plugin/internal/toproto"
 	stagewatchv1 "github.com/stagewatch/stagewatch/proto/stagewatch/v1"
 )
 
@@ -12,15 +14,15 @@ func TestPackedRowsRoundTrip(t *testing.T) {
 	columns := []string{"path", "empty", "size"}
 	// File names are bytes: invalid UTF-8 and NUL must come through as is.
 	hostile := "/tmp/x\xff\xfe\x00-\n" + strings.Repeat("é", 300)
-	in := []Row{{"path": hostile, "size": "42"}, {}, {"empty": "e"}}
+	in := []sdk.Row{{"path": hostile, "size": "42"}, {}, {"empty": "e"}}
 	var packed []byte
 	for _, r := range in {
 		var err error
-		if packed, err = appendPackedRow(packed, r, columns, "t"); err != nil {
+		if packed, err = toproto.AppendPackedRow(packed, r, columns, "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	out, err := rowsFromPacked(packed, len(in), columns)
+	out, err := PackedRows(packed, len(in), columns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,11 +31,11 @@ func TestPackedRowsRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %q", out)
 	}
 	// One row packed alone is the per-row form of earlier plugins.
-	one, _ := appendPackedRow(nil, in[0], columns, "t")
-	if r, err := rowFromProto(&stagewatchv1.Row{Packed: one}, columns); err != nil || r["path"] != hostile {
+	one, _ := toproto.AppendPackedRow(nil, in[0], columns, "t")
+	if r, err := Row(&stagewatchv1.Row{Packed: one}, columns); err != nil || r["path"] != hostile {
 		t.Fatalf("per-row packed: %q %v", r, err)
 	}
-	if _, err := appendPackedRow(nil, Row{"nope": "1"}, columns, "t"); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+	if _, err := toproto.AppendPackedRow(nil, sdk.Row{"nope": "1"}, columns, "t"); err == nil || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("undeclared column: %v", err)
 	}
 }
@@ -52,11 +54,11 @@ func TestMalformedBatchesAreErrors(t *testing.T) {
 		"negative count":        {nil, -1},
 		"bad varint":            {[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 1},
 	} {
-		if _, err := rowsFromPacked(c.packed, c.count, columns); err == nil {
+		if _, err := PackedRows(c.packed, c.count, columns); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if _, err := rowsFromPacked([]byte{0}, 1, nil); err == nil {
+	if _, err := PackedRows([]byte{0}, 1, nil); err == nil {
 		t.Error("rows of no columns accepted")
 	}
 }
@@ -70,12 +72,12 @@ func TestMalformedRowsAreErrors(t *testing.T) {
 		"bad varint":             {Packed: []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
 		"too few values":         {Values: []string{"x"}},
 	} {
-		if _, err := rowFromProto(row, columns); err == nil {
+		if _, err := Row(row, columns); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 	// Hosts still accept the unpacked form.
-	out, err := rowFromProto(&stagewatchv1.Row{Values: []string{"x", "y"}}, columns)
+	out, err := Row(&stagewatchv1.Row{Values: []string{"x", "y"}}, columns)
 	if err != nil || out["a"] != "x" || out["b"] != "y" {
 		t.Fatalf("values form: %v %v", out, err)
 	}
@@ -85,7 +87,7 @@ func FuzzRowFromProto(f *testing.F) {
 	f.Add([]byte{1, 'x', 1, 'y'}, uint16(1))
 	f.Add([]byte{0x80}, uint16(3))
 	f.Fuzz(func(t *testing.T, packed []byte, count uint16) {
-		_, _ = rowFromProto(&stagewatchv1.Row{Packed: packed}, []string{"a", "b", "c"})
-		_, _ = rowsFromPacked(packed, int(count), []string{"a", "b", "c"})
+		_, _ = Row(&stagewatchv1.Row{Packed: packed}, []string{"a", "b", "c"})
+		_, _ = PackedRows(packed, int(count), []string{"a", "b", "c"})
 	})
 }

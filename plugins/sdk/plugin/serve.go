@@ -1,9 +1,8 @@
-package sdk
+package plugin
 
 import (
 	"context"
 	"fmt"
-	"google.golang.org/grpc"
 	"io"
 	"os"
 	"os/signal"
@@ -12,13 +11,16 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
 // Serve runs a as a plugin and returns when the host closes the
 // connection. It is all a plugin's main needs to do. Run by hand, without
 // the host's handshake, it says what it is and exits with status 1.
-func Serve(a Analytic) {
+func Serve(a sdk.Analytic) {
 	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
 		d := a.Describe()
 		fmt.Fprintf(os.Stderr,
@@ -55,7 +57,7 @@ func Serve(a Analytic) {
 		os.Exit(0)
 	})
 
-	plugin.Serve(&plugin.ServeConfig{
+	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: versionedPlugins(a, lifetime),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
@@ -71,7 +73,7 @@ func Serve(a Analytic) {
 // closeAnalytic ends an analytic's collection before the process exits:
 // collectors may hold kernel state — audit rules, fanotify marks — that must
 // be undone, within the grace the host's Kill gives a plugin before SIGKILL.
-func closeAnalytic(a Analytic, logger hclog.Logger) {
+func closeAnalytic(a sdk.Analytic, logger hclog.Logger) {
 	c, ok := a.(io.Closer)
 	if !ok {
 		return
