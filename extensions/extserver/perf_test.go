@@ -18,6 +18,7 @@ import (
 	"github.com/stagewatch/stagewatch/extensions/extserver"
 	"github.com/stagewatch/stagewatch/extensions/osquerytest"
 	"github.com/stagewatch/stagewatch/internal/schema"
+	"github.com/stagewatch/stagewatch/internal/testenv"
 	"github.com/stagewatch/stagewatch/internal/testplugins/faulty/fault"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
@@ -204,9 +205,7 @@ func TestExtensionRSS(t *testing.T) {
 // for audit and fanotify) and reports the extension's and plugin's RSS.
 func TestExtensionRSSWithLinuxPlugin(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("the Linux analytic needs root (audit netlink, fanotify)")
-	}
+	testenv.RequireRoot(t, "the Linux analytic collects from audit netlink and fanotify")
 	plugin := sdktest.BuildPlugin(t, "github.com/stagewatch/stagewatch/plugins/linux")
 	e := startExtWith(t, plugin, "", nil)
 	ctx := ctxTimeout(t, time.Minute)

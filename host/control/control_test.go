@@ -18,6 +18,7 @@ import (
 	"github.com/stagewatch/stagewatch/host/control"
 	"github.com/stagewatch/stagewatch/host/sqlengine"
 	"github.com/stagewatch/stagewatch/internal/config"
+	"github.com/stagewatch/stagewatch/internal/testenv"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
 )
@@ -78,9 +79,7 @@ func serve(t *testing.T, opts control.ServerOptions, q control.Querier) *control
 }
 
 func TestRoundTripAndModes(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the control socket serves root only; run the tests as root")
-	}
+	testenv.RequireRoot(t, "the control socket serves root only")
 	engine := engineOverFaulty(t)
 	dir := filepath.Join(t.TempDir(), "run", "stagewatch")
 	path := filepath.Join(dir, "stagewatchd.sock")

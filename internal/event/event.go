@@ -68,13 +68,17 @@ func (a Actor) Elevated() bool {
 
 // Process is the process that did it.
 type Process struct {
-	PID       int64
-	PPID      int64
-	Exe       string   // executable path
-	Argv      []string // full argument vector, argv[0] first
-	Cwd       string
-	Parent    string   // parent executable
-	Ancestors []string // parent chain executables, nearest first
+	PID  int64
+	PPID int64
+	Exe  string   // executable path
+	Argv []string // full argument vector, argv[0] first
+	// CommandLine is the line as the platform recorded it, where the
+	// platform records a line rather than a vector (Windows); empty
+	// elsewhere.
+	CommandLine string
+	Cwd         string
+	Parent      string   // parent executable
+	Ancestors   []string // parent chain executables, nearest first
 }
 
 // Event is one normalized event.

@@ -166,15 +166,12 @@ func New(cfg Config) (*Correlator, error) {
 		steps:  map[stepKey]*step{},
 		byPID:  map[int64]*step{},
 	}
-	for _, d := range cfg.StagingDirectories {
-		r, err := parseRoot(d, c.style)
-		if err != nil {
-			return nil, fieldErr("StagingDirectories", "%v", err)
-		}
-		c.roots = append(c.roots, r)
-	}
 	// The most specific root wins when roots nest (/tmp/ and /tmp/x/).
-	sortRoots(c.roots)
+	roots, err := NewRoots(cfg.StagingDirectories, c.style)
+	if err != nil {
+		return nil, fieldErr("StagingDirectories", "%v", err)
+	}
+	c.roots = roots.roots
 	if c.archivers, err = newPatternSet("ArchiverPatterns", cfg.ArchiverPatterns); err != nil {
 		return nil, err
 	}

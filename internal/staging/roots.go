@@ -18,10 +18,10 @@ type root struct {
 func parseRoot(spec string, style PathStyle) (root, error) {
 	r := root{spec: spec}
 	if strings.TrimSpace(spec) == "" {
-		return r, fmt.Errorf("empty path")
+		return r, &RootError{Dir: spec, Kind: RootEmpty, Problem: "empty path"}
 	}
 	if !style.isAbs(spec) {
-		return r, fmt.Errorf("%q is not an absolute path", spec)
+		return r, &RootError{Dir: spec, Kind: RootNotAbsolute, Problem: fmt.Sprintf("%q is not an absolute path", spec)}
 	}
 	n := spec
 	if style == Windows {
@@ -40,13 +40,13 @@ func parseRoot(spec string, style PathStyle) (root, error) {
 	}
 	for _, seg := range strings.FieldsFunc(n, func(c rune) bool { return c < 128 && style.isSep(byte(c)) }) {
 		if seg == "." || seg == ".." {
-			return r, fmt.Errorf("%q: %q elements are not allowed", spec, seg)
+			return r, &RootError{Dir: spec, Kind: RootDotElement, Problem: fmt.Sprintf("%q: %q elements are not allowed", spec, seg)}
 		}
 		r.segs = append(r.segs, seg)
 		r.globs = append(r.globs, strings.ContainsAny(seg, "*?"))
 	}
 	if len(r.segs) == 0 || (style == Windows && len(r.segs) == 1 && !r.unc) {
-		return r, fmt.Errorf("%q: a whole file system is not a staging directory", spec)
+		return r, &RootError{Dir: spec, Kind: RootWholeFileSystem, Problem: fmt.Sprintf("%q: a whole file system is not a staging directory", spec)}
 	}
 	return r, nil
 }
@@ -135,4 +135,133 @@ func locate(roots []root, style PathStyle, raw string) (place, bool) {
 		return pl, true
 	}
 	return place{}, false
+}
+
+// Roots are staging directories as one matcher. It is the one place that
+// decides whether a path lies under a staging directory ("*" elements
+// included): the correlator, the endpoint tables and the live file
+// watchers all ask it.
+type Roots struct {
+	style PathStyle
+	roots []root // most specific first
+}
+
+// Place is where a path sits among the staging roots.
+type Place struct {
+	Dir      string // the staging directory as configured
+	RootPath string // the part of the path the directory matched
+	Group    string // the first directory below the root, or RootPath for files directly in it
+	InRoot   bool   // the path is directly in the root
+	IsRoot   bool   // the path is the root directory itself
+}
+
+// NewRoots checks dirs (absolute in style, no "." or ".." elements, not a
+// whole file system) and returns their matcher. An error names the
+// directory at fault.
+func NewRoots(dirs []string, style PathStyle) (*Roots, error) {
+	if style == PathAuto {
+		style = Posix
+	}
+	r := &Roots{style: style}
+	for i, d := range dirs {
+		rt, err := parseRoot(d, style)
+		if err != nil {
+			re := err.(*RootError)
+			re.Index = i
+			return nil, re
+		}
+		r.roots = append(r.roots, rt)
+	}
+	sortRoots(r.roots)
+	return r, nil
+}
+
+// RootError is a staging directory that cannot be one.
+type RootError struct {
+	Index   int // in the list given to NewRoots
+	Dir     string
+	Kind    RootProblem
+	Problem string
+}
+
+// RootProblem is what is wrong with a staging directory.
+type RootProblem uint8
+
+const (
+	RootEmpty           RootProblem = iota + 1 // an empty string
+	RootNotAbsolute                            // relative in the platform's path style
+	RootDotElement                             // holds "." or ".."
+	RootWholeFileSystem                        // "/", "C:": every file would be staged
+)
+
+func (e *RootError) Error() string { return e.Problem }
+
+// Locate places path (absolute, raw or normalized) among the roots: the
+// most specific root it is or lies under.
+func (r *Roots) Locate(path string) (Place, bool) {
+	pl, ok := locate(r.roots, r.style, path)
+	if !ok {
+		return Place{}, false
+	}
+	return Place{Dir: r.roots[pl.root].spec, RootPath: pl.rootPath, Group: pl.group, InRoot: pl.inRoot, IsRoot: pl.isRoot}, true
+}
+
+// Contains reports whether path is a staging directory or lies below one.
+func (r *Roots) Contains(path string) bool {
+	_, ok := locate(r.roots, r.style, path)
+	return ok
+}
+
+// Within returns the most specific staging directory, as configured, that
+// path lies strictly below.
+func (r *Roots) Within(path string) (string, bool) {
+	if r.style == Windows && (strings.HasPrefix(path, `\\?\`) || strings.HasPrefix(path, `\??\`)) {
+		path = path[4:]
+	}
+	for i := range r.roots {
+		end, ok := r.roots[i].match(r.style, path)
+		if !ok {
+			continue
+		}
+		for end < len(path) && r.style.isSep(path[end]) {
+			end++
+		}
+		if end < len(path) {
+			return r.roots[i].spec, true
+		}
+	}
+	return "", false
+}
+
+// Dirs lists the directories as configured, most specific first.
+func (r *Roots) Dirs() []string {
+	out := make([]string, len(r.roots))
+	for i := range r.roots {
+		out[i] = r.roots[i].spec
+	}
+	return out
+}
+
+// StaticPrefix is the part of a configured directory before its first
+// wildcard element (the whole directory when it has none): the directory a
+// watcher has to watch to see everything the entry can match.
+func StaticPrefix(dir string, style PathStyle) string {
+	if style == PathAuto {
+		style = Posix
+	}
+	for i := 0; i < len(dir); i++ {
+		if dir[i] != '*' && dir[i] != '?' {
+			continue
+		}
+		j := i
+		for j > 0 && !style.isSep(dir[j-1]) {
+			j--
+		}
+		prefix := dir[:j]
+		for len(prefix) > 1 && style.isSep(prefix[len(prefix)-1]) {
+			prefix = prefix[:len(prefix)-1]
+		}
+		return prefix
+	}
+	return dir
 }

@@ -104,7 +104,7 @@ func (f *filter) match(v string) bool {
 // constraint it cannot use exactly (LIKE, a non-numeric value for a number
 // column, an operator on another column) is left to the SQL engine: rows
 // are only ever dropped when the constraint certainly excludes them.
-func plan(spec sdk.TableSpec, constraints []sdk.Constraint) (timeWindow, filters, error) {
+func plan(spec sdk.TableSpec, timeColumn string, constraints []sdk.Constraint) (timeWindow, filters, error) {
 	var (
 		window timeWindow
 		fs     filters
@@ -115,7 +115,7 @@ func plan(spec sdk.TableSpec, constraints []sdk.Constraint) (timeWindow, filters
 			return window, nil, fmt.Errorf("store: table %s has no column %q", spec.Name, c.Column)
 		}
 		numeric := col.Type != sdk.ColumnText
-		if c.Column == "time" {
+		if c.Column == timeColumn {
 			switch c.Op {
 			case sdk.OpEquals, sdk.OpGreaterThan, sdk.OpGreaterThanOrEqual, sdk.OpLessThan, sdk.OpLessThanOrEquals:
 				if x, err := strconv.ParseFloat(c.Expr, 64); err == nil && !math.IsNaN(x) {

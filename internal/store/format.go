@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/stagewatch/stagewatch/internal/event"
@@ -35,42 +34,6 @@ func Text(s string) string {
 	return b.String()
 }
 
-// Cmdline joins argv with spaces, quoting (Go syntax) every argument that
-// is empty or holds whitespace, quotes, backslashes, control characters or
-// invalid UTF-8, so the line splits back into the same arguments and a
-// newline in an argument cannot forge a second line.
-func Cmdline(argv []string) string {
-	var b strings.Builder
-	for i, a := range argv {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		if needsQuote(a) {
-			b.WriteString(strconv.Quote(a))
-		} else {
-			b.WriteString(a)
-		}
-	}
-	return b.String()
-}
-
-func needsQuote(a string) bool {
-	if a == "" {
-		return true
-	}
-	for i := 0; i < len(a); {
-		r, size := utf8.DecodeRuneInString(a[i:])
-		if r == utf8.RuneError && size == 1 {
-			return true
-		}
-		if r == '"' || r == '\'' || r == '\\' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			return true
-		}
-		i += size
-	}
-	return false
-}
-
 // EvidenceJSON renders the evidence column: always a JSON array, valid even
 // when paths hold invalid UTF-8 (encoding/json substitutes U+FFFD).
 func EvidenceJSON(evidence []event.Evidence) string {
@@ -92,7 +55,8 @@ func EvidenceJSON(evidence []event.Evidence) string {
 	return out
 }
 
-func jsonStrings(list []string) string {
+// JSONStrings renders a list column (ancestry…) as a JSON array.
+func JSONStrings(list []string) string {
 	if len(list) == 0 {
 		return "[]"
 	}

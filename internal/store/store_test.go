@@ -2,39 +2,46 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 
-	"github.com/stagewatch/stagewatch/internal/event"
-	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
 var base = time.Unix(1_700_000_000, 0)
 
-func fileEvent(sec int, path string) *event.Event {
-	return &event.Event{
-		Time:    base.Add(time.Duration(sec) * time.Second),
-		Kind:    event.KindFileCreate,
-		Path:    path,
-		Size:    int64(sec),
-		Source:  "fanotify",
-		Actor:   event.Actor{UID: 1000, EUID: 1000, AUID: 1000, TTY: "pts/0", Session: "3"},
-		Process: event.Process{PID: int64(100 + sec), Exe: "/usr/bin/cp"},
-	}
+// cloudEvents is a table shaped unlike the endpoint ones, with its own time
+// column, as a remote analytic declares it.
+var cloudEvents = sdk.TableSpec{
+	Name: "staging_cloud_events",
+	Columns: []sdk.ColumnSpec{
+		{Name: "event_time", Type: sdk.ColumnBigInt},
+		{Name: "event_name", Type: sdk.ColumnText},
+		{Name: "objects", Type: sdk.ColumnInteger},
+		{Name: "event_id", Type: sdk.ColumnText},
+	},
 }
 
-func cons(column string, op sdk.Operator, expr string) sdk.Constraint {
-	return sdk.Constraint{Column: column, Op: op, Expr: expr}
+type cloudRecord struct {
+	at      time.Time
+	name    string
+	objects int
+	id      string
+}
+
+func (r *cloudRecord) Time() time.Time { return r.at }
+
+func (r *cloudRecord) Row() sdk.Row {
+	return sdk.Row{"event_time": UnixSeconds(r.at), "event_name": r.name, "objects": strconv.Itoa(r.objects), "event_id": r.id}
+}
+
+func rec(sec int, name string) *cloudRecord {
+	return &cloudRecord{at: base.Add(time.Duration(sec) * time.Second), name: name, objects: sec, id: fmt.Sprint("id-", sec)}
 }
 
 func collect(t *testing.T, s *Store, table string, cs ...sdk.Constraint) []sdk.Row {
@@ -53,441 +60,105 @@ func collect(t *testing.T, s *Store, table string, cs ...sdk.Constraint) []sdk.R
 	return rows
 }
 
-func values(rows []sdk.Row, name string) []string {
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = r[name]
+func names(rows []sdk.Row) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, r["event_name"])
 	}
 	return out
 }
 
-func checkColumns(t *testing.T, spec sdk.TableSpec, rows []sdk.Row) {
-	t.Helper()
-	want := spec.ColumnNames()
-	for _, r := range rows {
-		if len(r) != len(want) {
-			t.Fatalf("%s row has %d columns, want %d: %v", spec.Name, len(r), len(want), r)
-		}
-		for _, c := range want {
-			v, ok := r[c]
-			if !ok {
-				t.Fatalf("%s row lacks column %s", spec.Name, c)
-			}
-			if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
-				t.Fatalf("%s.%s = %q is not clean text", spec.Name, c, v)
-			}
-		}
+func TestAnyTableShape(t *testing.T) {
+	t.Parallel()
+	s := New()
+	tbl := s.Declare(Def{Spec: cloudEvents, TimeColumn: "event_time", Max: 5})
+	for i := range 8 {
+		tbl.Add(rec(i, "e"+strconv.Itoa(i)))
+	}
+	if got := names(collect(t, s, cloudEvents.Name)); !slices.Equal(got, []string{"e3", "e4", "e5", "e6", "e7"}) {
+		t.Fatalf("kept %v", got)
+	}
+	ts := strconv.FormatInt(base.Unix()+5, 10)
+	got := names(collect(t, s, cloudEvents.Name, sdk.Constraint{Column: "event_time", Op: sdk.OpGreaterThanOrEqual, Expr: ts}))
+	if !slices.Equal(got, []string{"e5", "e6", "e7"}) {
+		t.Fatalf("event_time >= base+5: %v", got)
+	}
+	got = names(collect(t, s, cloudEvents.Name, sdk.Constraint{Column: "objects", Op: sdk.OpEquals, Expr: "6"}))
+	if !slices.Equal(got, []string{"e6"}) {
+		t.Fatalf("objects = 6: %v", got)
+	}
+	if st := tbl.Stats(); st.Rows != 5 || st.Evictions != 3 || st.Name != cloudEvents.Name {
+		t.Fatalf("stats %+v", st)
+	}
+	if specs := s.Tables(); len(specs) != 1 || specs[0].Name != cloudEvents.Name {
+		t.Fatalf("tables %v", specs)
 	}
 }
 
-func TestTimeConstraints(t *testing.T) {
+func TestUpsertAndEviction(t *testing.T) {
 	t.Parallel()
-	s := New(Config{AnalyticID: "AN0041", Platform: "linux", Host: "h"})
-	for sec := range 10 {
-		s.AddFileEvent(fileEvent(sec, fmt.Sprintf("/tmp/x/%d", sec)), "/tmp/")
+	s := New()
+	tbl := s.Declare(Def{Spec: cloudEvents, TimeColumn: "event_time", Max: 3})
+	tbl.Upsert("a", rec(1, "a1"))
+	tbl.Upsert("b", rec(2, "b1"))
+	tbl.Upsert("a", rec(5, "a2")) // moves to its new time
+	if got := names(collect(t, s, cloudEvents.Name)); !slices.Equal(got, []string{"b1", "a2"}) {
+		t.Fatalf("after update %v", got)
 	}
-	ts := func(sec int) string { return strconv.FormatInt(base.Unix()+int64(sec), 10) }
-	tests := []struct {
-		name string
-		cs   []sdk.Constraint
-		want []int // seconds after base
-	}{
-		{"none", nil, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
-		{"equals", []sdk.Constraint{cons("time", sdk.OpEquals, ts(3))}, []int{3}},
-		{"greater", []sdk.Constraint{cons("time", sdk.OpGreaterThan, ts(7))}, []int{8, 9}},
-		{"greater or equal", []sdk.Constraint{cons("time", sdk.OpGreaterThanOrEqual, ts(7))}, []int{7, 8, 9}},
-		{"less", []sdk.Constraint{cons("time", sdk.OpLessThan, ts(2))}, []int{0, 1}},
-		{"less or equal", []sdk.Constraint{cons("time", sdk.OpLessThanOrEquals, ts(2))}, []int{0, 1, 2}},
-		{"range", []sdk.Constraint{cons("time", sdk.OpGreaterThan, ts(2)), cons("time", sdk.OpLessThanOrEquals, ts(5))}, []int{3, 4, 5}},
-		{"empty range", []sdk.Constraint{cons("time", sdk.OpGreaterThan, ts(5)), cons("time", sdk.OpLessThan, ts(5))}, nil},
-		{"fractional greater", []sdk.Constraint{cons("time", sdk.OpGreaterThan, ts(7)+".5")}, []int{8, 9}},
-		{"fractional greater or equal", []sdk.Constraint{cons("time", sdk.OpGreaterThanOrEqual, ts(7)+".5")}, []int{8, 9}},
-		{"fractional less", []sdk.Constraint{cons("time", sdk.OpLessThan, ts(2)+".5")}, []int{0, 1, 2}},
-		{"fractional equals", []sdk.Constraint{cons("time", sdk.OpEquals, ts(2)+".5")}, nil},
-		{"huge", []sdk.Constraint{cons("time", sdk.OpLessThan, "1e300")}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
-		{"negative huge", []sdk.Constraint{cons("time", sdk.OpGreaterThan, "-1e300")}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
-		{"not a number is left to the engine", []sdk.Constraint{cons("time", sdk.OpGreaterThan, "soon")}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
-		{"NaN is left to the engine", []sdk.Constraint{cons("time", sdk.OpGreaterThan, "NaN")}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
-		{"LIKE is left to the engine", []sdk.Constraint{cons("time", sdk.OpLike, "17%")}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
-		{"equality on text", []sdk.Constraint{cons("path", sdk.OpEquals, "/tmp/x/4")}, []int{4}},
-		{"equality on integer", []sdk.Constraint{cons("pid", sdk.OpEquals, "106")}, []int{6}},
-		{"equality on integer written as float", []sdk.Constraint{cons("size", sdk.OpEquals, "6.0")}, []int{6}},
-		{"equality on integer with text is left to the engine", []sdk.Constraint{cons("size", sdk.OpEquals, "six")}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
-		{"equality and range", []sdk.Constraint{cons("time", sdk.OpGreaterThan, ts(2)), cons("action", sdk.OpEquals, "create"), cons("pid", sdk.OpEquals, "101")}, nil},
+	tbl.Upsert("c", rec(6, "c1"))
+	tbl.Upsert("d", rec(7, "d1")) // b leaves, and with it its key
+	tbl.Upsert("b", rec(8, "b2"))
+	if got := names(collect(t, s, cloudEvents.Name)); !slices.Equal(got, []string{"c1", "d1", "b2"}) {
+		t.Fatalf("after eviction %v", got)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			rows := collect(t, s, schema.FileEvents, tt.cs...)
-			checkColumns(t, schema.FileEventsTable, rows)
-			var got []int
-			for _, r := range rows {
-				sec, _ := strconv.ParseInt(r["time"], 10, 64)
-				got = append(got, int(sec-base.Unix()))
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Fatalf("got seconds %v, want %v", got, tt.want)
-			}
-		})
+	tbl.Upsert("old", rec(0, "old")) // older than everything at the cap
+	if got := names(collect(t, s, cloudEvents.Name)); !slices.Equal(got, []string{"c1", "d1", "b2"}) {
+		t.Fatalf("after old %v", got)
+	}
+	if st := tbl.Stats(); st.Rows != 3 || st.Evictions != 3 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
 func TestGenerateErrors(t *testing.T) {
 	t.Parallel()
-	s := New(Config{})
-	s.AddFileEvent(fileEvent(1, "/tmp/a"), "/tmp/")
+	s := New()
+	s.Declare(Def{Spec: cloudEvents, TimeColumn: "event_time", Max: 10}).Add(rec(1, "x"))
 	if err := s.Generate(context.Background(), "staging_nope", nil, func([]sdk.Row) error { return nil }); err == nil || !strings.Contains(err.Error(), "staging_nope") {
 		t.Errorf("unknown table: %v", err)
 	}
-	err := s.Generate(context.Background(), schema.FileEvents, []sdk.Constraint{cons("colour", sdk.OpEquals, "x")}, func([]sdk.Row) error { return nil })
+	err := s.Generate(context.Background(), cloudEvents.Name, []sdk.Constraint{{Column: "colour", Op: sdk.OpEquals, Expr: "x"}}, func([]sdk.Row) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "colour") {
 		t.Errorf("unknown column: %v", err)
 	}
 	stop := errors.New("consumer gone")
-	if err := s.Generate(context.Background(), schema.FileEvents, nil, func([]sdk.Row) error { return stop }); !errors.Is(err, stop) {
+	if err := s.Generate(context.Background(), cloudEvents.Name, nil, func([]sdk.Row) error { return stop }); !errors.Is(err, stop) {
 		t.Errorf("emit error = %v, want %v", err, stop)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	called := false
-	if err := s.Generate(ctx, schema.FileEvents, nil, func([]sdk.Row) error { called = true; return nil }); !errors.Is(err, context.Canceled) || called {
-		t.Errorf("cancelled: err %v, emit called %v", err, called)
-	}
 }
 
-func TestRowValues(t *testing.T) {
+func TestBadDeclarationsPanic(t *testing.T) {
 	t.Parallel()
-	s := New(Config{AnalyticID: "AN0041", Platform: "linux", Host: "fallback"})
-	exec := &event.Event{
-		Time: base.Add(1500 * time.Millisecond), Kind: event.KindExec, Source: "audit", Host: "web1",
-		Actor: event.Actor{UID: 1000, EUID: 0, AUID: event.Unknown, TTY: "pts/1", Session: "7", User: "alice"},
-		Process: event.Process{PID: 42, PPID: 41, Exe: "/usr/bin/tar", Cwd: "/tmp",
-			Argv:   []string{"tar", "czf", "/tmp/my loot.tgz", "", `a"b`, "-C", "/tmp"},
-			Parent: "/usr/bin/bash", Ancestors: []string{"/usr/bin/bash", "/usr/sbin/sshd"}},
-	}
-	s.AddProcessEvent(exec, "archiver")
-	rows := collect(t, s, schema.ProcessEvents)
-	checkColumns(t, schema.ProcessEventsTable, rows)
-	want := sdk.Row{
-		"time": "1700000001", "time_ns": "500000000", "analytic_id": "AN0041", "platform": "linux", "host": "web1",
-		"pid": "42", "ppid": "41", "path": "/usr/bin/tar",
-		"cmdline": `tar czf "/tmp/my loot.tgz" "" "a\"b" -C /tmp`,
-		"cwd":     "/tmp", "uid": "1000", "euid": "0", "auid": "-1", "user": "alice", "tty": "pts/1", "session": "7",
-		"parent": "/usr/bin/bash", "ancestry": `["/usr/bin/bash","/usr/sbin/sshd"]`, "category": "archiver", "source": "audit",
-	}
-	if fmt.Sprint(rows[0]) != fmt.Sprint(want) {
-		t.Fatalf("process row\n got %v\nwant %v", rows[0], want)
-	}
-
-	file := &event.Event{Time: base, Kind: event.KindFileMoveIn, Path: "/tmp/x/a&b<c>.txt", Size: event.Unknown,
-		Actor: event.Actor{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown}, Process: event.Process{PID: 0}}
-	s.AddFileEvent(file, "/tmp/")
-	rows = collect(t, s, schema.FileEvents)
-	checkColumns(t, schema.FileEventsTable, rows)
-	wantFile := sdk.Row{"time": "1700000000", "time_ns": "0", "analytic_id": "AN0041", "platform": "linux", "host": "fallback",
-		"action": "move_in", "path": "/tmp/x/a&b<c>.txt", "staging_path": "/tmp/", "size": "-1", "pid": "-1", "process": "",
-		"actor": "an unknown user", "source": ""}
-	if fmt.Sprint(rows[0]) != fmt.Sprint(wantFile) {
-		t.Fatalf("file row\n got %v\nwant %v", rows[0], wantFile)
-	}
-}
-
-func detection(uid string, sec int, files int64) *event.Detection {
-	t := base.Add(time.Duration(sec) * time.Second)
-	return &event.Detection{
-		Time: t, DetectionID: "DET0014", AnalyticID: "AN0041", TechniqueID: "T1074.001", Platform: "linux",
-		Host: "h", Actor: "alice (uid 1000)", Process: "tar czf /tmp/x.tgz x", StagingPath: "/tmp/x",
-		ArchivePath: "/tmp/x.tgz", FileCount: files, Bytes: 10 * files, FirstSeen: t.Add(-time.Minute), LastSeen: t,
-		Severity: "medium", Score: 55, Reason: "r", UID: uid,
-		Evidence: []event.Evidence{{Time: t, Kind: "exec", Process: "/usr/bin/tar", Cmdline: "tar czf /tmp/x.tgz x"}},
-	}
-}
-
-func TestDetectionUpsert(t *testing.T) {
-	t.Parallel()
-	s := New(Config{MaxDetections: 3})
-	s.UpsertDetection(detection("a", 1, 2))
-	s.UpsertDetection(detection("b", 2, 2))
-	s.UpsertDetection(detection("a", 5, 9)) // updated later: moves to its new time
-	rows := collect(t, s, schema.Detections)
-	checkColumns(t, schema.DetectionsTable, rows)
-	if got := values(rows, "uid"); !slices.Equal(got, []string{"b", "a"}) {
-		t.Fatalf("uids %v", got)
-	}
-	if rows[1]["file_count"] != "9" || rows[1]["first_seen"] != strconv.FormatInt(base.Add(5*time.Second-time.Minute).Unix(), 10) {
-		t.Fatalf("updated row not replaced: %v", rows[1])
-	}
-	// Same UID and time replaced in place, not duplicated.
-	s.UpsertDetection(detection("b", 2, 4))
-	if got := values(collect(t, s, schema.Detections), "file_count"); !slices.Equal(got, []string{"4", "9"}) {
-		t.Fatalf("file counts %v", got)
-	}
-	// Past the cap the oldest goes and its UID is forgotten, so a later
-	// update of it is a fresh row rather than a removal of someone else.
-	s.UpsertDetection(detection("c", 6, 2))
-	s.UpsertDetection(detection("d", 7, 2))
-	rows = collect(t, s, schema.Detections)
-	if got := values(rows, "uid"); !slices.Equal(got, []string{"a", "c", "d"}) {
-		t.Fatalf("after eviction uids %v", got)
-	}
-	s.UpsertDetection(detection("b", 8, 3))
-	if got := values(collect(t, s, schema.Detections), "uid"); !slices.Equal(got, []string{"c", "d", "b"}) {
-		t.Fatalf("re-added uids %v", got)
-	}
-	// Older than everything kept at the cap: dropped and counted.
-	s.UpsertDetection(detection("old", 0, 2))
-	st := s.Stats()
-	if st.Detections != 3 || st.DetectionEvictions != 3 {
-		t.Fatalf("stats %+v", st)
-	}
-	if got := values(collect(t, s, schema.Detections), "uid"); !slices.Equal(got, []string{"c", "d", "b"}) {
-		t.Fatalf("after old uids %v", got)
-	}
-}
-
-func TestRingOrderAndCap(t *testing.T) {
-	t.Parallel()
-	const max = 100
-	s := New(Config{MaxFileEvents: max})
-	rng := rand.New(rand.NewPCG(1, 2))
-	var all []int
-	for i := range 1000 {
-		// Mostly in order, some a little late, a few very late.
-		sec := i
-		switch rng.IntN(10) {
-		case 0:
-			sec -= rng.IntN(5)
-		case 1:
-			sec -= rng.IntN(200)
-		}
-		all = append(all, sec)
-		s.AddFileEvent(fileEvent(sec, "/tmp/"+strconv.Itoa(i)), "/tmp/")
-	}
-	rows := collect(t, s, schema.FileEvents)
-	if len(rows) != max {
-		t.Fatalf("%d rows, want %d", len(rows), max)
-	}
-	var got []int
-	for _, r := range rows {
-		sec, _ := strconv.ParseInt(r["time"], 10, 64)
-		got = append(got, int(sec-base.Unix()))
-	}
-	if !slices.IsSorted(got) {
-		t.Fatalf("rows not in time order: %v", got)
-	}
-	slices.Sort(all)
-	if want := all[len(all)-max:]; !slices.Equal(got, want) {
-		t.Fatalf("kept %v\nwant the newest %v", got, want)
-	}
-	if st := s.Stats(); st.FileEvictions != 900 || st.FileEvents != max || st.Evictions() != 900 {
-		t.Fatalf("stats %+v", st)
-	}
-}
-
-func TestBatches(t *testing.T) {
-	t.Parallel()
-	s := New(Config{})
-	for i := range 2*BatchSize + 3 {
-		s.AddProcessEvent(&event.Event{Time: base.Add(time.Duration(i) * time.Millisecond), Kind: event.KindExec,
-			Process: event.Process{PID: int64(i + 1), Exe: "/usr/bin/zip", Argv: []string{"zip"}}}, "archiver")
-	}
-	var sizes []int
-	err := s.Generate(context.Background(), schema.ProcessEvents, nil, func(b []sdk.Row) error {
-		sizes = append(sizes, len(b))
-		return nil
-	})
-	if err != nil || !slices.Equal(sizes, []int{BatchSize, BatchSize, 3}) {
-		t.Fatalf("batches %v, err %v", sizes, err)
-	}
-}
-
-func TestHostileStrings(t *testing.T) {
-	t.Parallel()
-	hostile := []string{
-		"/tmp/x/line1\nline2", "/tmp/x/\xff\xfe.bin", "/tmp/x/nul\x00byte", "/tmp/x/\u2028sep", "/tmp/x/tab\there",
-		"/tmp/x/quote\"back\\slash", "/tmp/x/" + strings.Repeat("é", 3000), "\xc3", "",
-	}
-	s := New(Config{AnalyticID: "AN0041\xff", Platform: "linux", Host: "h\x00"})
-	for i, h := range hostile {
-		ev := fileEvent(i, h)
-		ev.Process.Exe = h
-		ev.Actor.User = h
-		s.AddFileEvent(ev, h)
-		exec := &event.Event{Time: ev.Time, Kind: event.KindExec, Host: h,
-			Actor:   event.Actor{UID: 1, EUID: 1, AUID: 1, User: h, TTY: h, Session: h},
-			Process: event.Process{PID: 9, Exe: h, Cwd: h, Argv: []string{"tar", h, h + " x"}, Parent: h, Ancestors: []string{h, h}}}
-		s.AddProcessEvent(exec, h)
-		d := detection(h+strconv.Itoa(i), i, 3)
-		d.Actor, d.Process, d.StagingPath, d.ArchivePath, d.Reason = h, h, h, h, h
-		d.Evidence = append(d.Evidence, event.Evidence{Time: d.Time, Kind: "create", Path: h, Process: h, Cmdline: h, Actor: h, Note: h},
-			event.Evidence{Time: time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC), Kind: "create", Path: "/tmp/x/future"})
-		s.UpsertDetection(d)
-	}
-	for _, spec := range schema.EndpointTables {
-		rows := collect(t, s, spec.Name)
-		if len(rows) != len(hostile) {
-			t.Fatalf("%s: %d rows", spec.Name, len(rows))
-		}
-		checkColumns(t, spec, rows)
-		for _, r := range rows {
-			for _, c := range []string{"evidence", "ancestry"} {
-				v, ok := r[c]
-				if !ok {
-					continue
+	for name, d := range map[string]Def{
+		"no name":          {Spec: sdk.TableSpec{Columns: cloudEvents.Columns}},
+		"no time column":   {Spec: cloudEvents},
+		"text time column": {Spec: cloudEvents, TimeColumn: "event_name"},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: declared", name)
 				}
-				var arr []any
-				if err := json.Unmarshal([]byte(v), &arr); err != nil {
-					t.Fatalf("%s.%s is not a JSON array: %v: %q", spec.Name, c, err, v)
-				}
-				if c == "evidence" && len(arr) != 3 {
-					t.Fatalf("evidence lost events: %q", v)
-				}
-			}
-			if c, ok := r["cmdline"]; ok && strings.ContainsAny(c, "\n\x00") {
-				t.Fatalf("cmdline %q holds a raw newline or NUL", c)
-			}
+			}()
+			New().Declare(d)
+		}()
+	}
+	s := New()
+	s.Declare(Def{Spec: cloudEvents, TimeColumn: "event_time"})
+	defer func() {
+		if recover() == nil {
+			t.Error("a table declared twice")
 		}
-	}
-	if got := Text("a\xffb\x00c"); got != `a\xffb\x00c` {
-		t.Errorf("Text = %q", got)
-	}
-}
-
-func TestCmdlineRoundTrip(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		argv []string
-		want string
-	}{
-		{nil, ""},
-		{[]string{"tar", "czf", "x.tgz", "dir"}, "tar czf x.tgz dir"},
-		{[]string{"zip", "-r", "my docs.zip", "."}, `zip -r "my docs.zip" .`},
-		{[]string{"echo", ""}, `echo ""`},
-		{[]string{"sh", "-c", "a\nb"}, `sh -c "a\nb"`},
-		{[]string{"x", "\xff"}, `x "\xff"`},
-		{[]string{"x", `C:\dir`}, `x "C:\\dir"`},
-		{[]string{"x", "ünïcode"}, "x ünïcode"},
-	}
-	for _, tt := range tests {
-		got := Cmdline(tt.argv)
-		if got != tt.want {
-			t.Errorf("Cmdline(%q) = %q, want %q", tt.argv, got, tt.want)
-		}
-		// Every quoted argument unquotes back to the original.
-		if len(tt.argv) > 0 {
-			if back := splitCmdline(t, got); !slices.Equal(back, tt.argv) {
-				t.Errorf("round trip of %q gave %q", tt.argv, back)
-			}
-		}
-	}
-}
-
-// splitCmdline undoes Cmdline for the test: plain words and Go-quoted words.
-func splitCmdline(t *testing.T, s string) []string {
-	var out []string
-	for len(s) > 0 {
-		s = strings.TrimLeft(s, " ")
-		if strings.HasPrefix(s, `"`) {
-			q, err := strconv.QuotedPrefix(s)
-			if err != nil {
-				t.Fatalf("bad quoting in %q: %v", s, err)
-			}
-			u, _ := strconv.Unquote(q)
-			out = append(out, u)
-			s = s[len(q):]
-			continue
-		}
-		end := strings.IndexByte(s, ' ')
-		if end < 0 {
-			end = len(s)
-		}
-		out = append(out, s[:end])
-		s = s[end:]
-	}
-	return out
-}
-
-func TestFormatActor(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		a    event.Actor
-		want string
-	}{
-		{event.Actor{UID: 1000, EUID: 1000, AUID: 1000, TTY: "pts/0", Session: "3"}, "uid 1000 (auid 1000, tty pts/0, ses 3)"},
-		{event.Actor{UID: 1000, EUID: 0, AUID: 1000, User: "alice", TTY: "(none)"}, "alice (uid 1000, euid 0, auid 1000)"},
-		{event.Actor{UID: 0, EUID: 0, AUID: event.Unknown}, "root (uid 0)"},
-		{event.Actor{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown}, "an unknown user"},
-	}
-	for _, tt := range tests {
-		if got := tt.a.String(); got != tt.want {
-			t.Errorf("Actor(%+v).String() = %q, want %q", tt.a, got, tt.want)
-		}
-	}
-}
-
-// TestConcurrentAddGenerate runs writers and readers together; -race checks
-// the locking and the readers check every snapshot is ordered and complete.
-func TestConcurrentAddGenerate(t *testing.T) {
-	t.Parallel()
-	s := New(Config{MaxFileEvents: 2000, MaxDetections: 100})
-	var wg sync.WaitGroup
-	const writers, perWriter = 4, 3000
-	for w := range writers {
-		wg.Go(func() {
-			for i := range perWriter {
-				s.AddFileEvent(fileEvent(i, fmt.Sprintf("/tmp/%d/%d", w, i)), "/tmp/")
-				if i%10 == 0 {
-					s.UpsertDetection(detection(fmt.Sprintf("w%d-%d", w, i%300), i, int64(i)))
-				}
-			}
-		})
-	}
-	done := make(chan struct{})
-	var readers sync.WaitGroup
-	for range 2 {
-		readers.Go(func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				for _, table := range []string{schema.FileEvents, schema.Detections} {
-					prev := int64(-1)
-					err := s.Generate(context.Background(), table, []sdk.Constraint{cons("time", sdk.OpGreaterThanOrEqual, strconv.FormatInt(base.Unix()+100, 10))}, func(b []sdk.Row) error {
-						for _, r := range b {
-							sec, _ := strconv.ParseInt(r["time"], 10, 64)
-							if sec < prev || sec < base.Unix()+100 {
-								return fmt.Errorf("%s out of order or range: %d after %d", table, sec, prev)
-							}
-							prev = sec
-						}
-						return nil
-					})
-					if err != nil {
-						t.Error(err)
-						return
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(done)
-	readers.Wait()
-	st := s.Stats()
-	if st.FileEvents != 2000 || st.FileEvictions != writers*perWriter-2000 {
-		t.Fatalf("stats %+v", st)
-	}
-	uids := values(collect(t, s, schema.Detections), "uid")
-	seen := map[string]bool{}
-	for _, u := range uids {
-		if seen[u] {
-			t.Fatalf("uid %s twice", u)
-		}
-		seen[u] = true
-	}
-	if len(uids) != 100 {
-		t.Fatalf("%d detections kept, want 100", len(uids))
-	}
+	}()
+	s.Declare(Def{Spec: cloudEvents, TimeColumn: "event_time"})
 }

@@ -67,7 +67,7 @@ func TestConfigEffective(t *testing.T) {
 	if err := json.Unmarshal(eff, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got[TimeWindow] != "15m" || len(got) != len(mutableElements) {
+	if got[TimeWindow] != "15m" || len(got) != len(New().Describe().MutableElements) {
 		t.Errorf("effective %s", eff)
 	}
 	if uc := got[UserContext].([]any); len(uc) != 2 || uc[0] != "interactive" {

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stagewatch/stagewatch/internal/endpoint"
 	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/internal/staging"
+	"github.com/stagewatch/stagewatch/internal/testenv"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
 )
@@ -28,14 +30,8 @@ const detectionDeadline = time.Second
 // subsystem is machine-wide: when another collector owns it, ours reads the
 // multicast group instead.
 func TestLive(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("live collection needs root (audit, fanotify)")
-	}
-	for _, tool := range []string{"cp", "tar", "zip", "gcc", "logrotate"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	testenv.RequireRoot(t, "live collection (audit, fanotify)")
+	testenv.RequireTool(t, "cp", "tar", "zip", "gcc", "logrotate")
 	impl := New()
 	a := sdktest.Connect(t, impl)
 	t.Cleanup(func() { _ = impl.Close() })
@@ -151,7 +147,7 @@ func liveStaging(t *testing.T, a sdk.Analytic, src string) {
 
 	// Late events may update a detection but never add one: wait past the
 	// settle delay and count again.
-	time.Sleep(3 * DefaultSettleDelay)
+	time.Sleep(3 * endpoint.DefaultSettleDelay)
 	rows := rowsOf(t, a, schema.Detections, sdk.Constraint{Column: "staging_path", Op: sdk.OpEquals, Expr: stage})
 	if len(rows) != 2 {
 		for _, r := range rows {
@@ -224,7 +220,7 @@ func liveBenign(t *testing.T, a sdk.Analytic, src string) {
 		t.Fatalf("logrotate did not compress: %v", err)
 	}
 
-	time.Sleep(detectionDeadline + 3*DefaultSettleDelay)
+	time.Sleep(detectionDeadline + 3*endpoint.DefaultSettleDelay)
 	since := sdk.Constraint{Column: "time", Op: sdk.OpGreaterThanOrEqual, Expr: strconv.FormatInt(start.Unix(), 10)}
 	for _, r := range rowsOf(t, a, schema.Detections, since) {
 		if strings.Contains(r["staging_path"]+r["archive_path"]+r["process"]+r["evidence"], marker) {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stagewatch/stagewatch/internal/elements"
+	"github.com/stagewatch/stagewatch/internal/endpoint"
 	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
@@ -240,14 +241,14 @@ func TestIngestBadInput(t *testing.T) {
 	// Binary garbage, an over-long line and a log without a final newline.
 	var in bytes.Buffer
 	in.Write([]byte{0, 1, 2, 0xff, '\n', '\n'})
-	in.WriteString(strings.Repeat("x", maxLineBytes+10) + "\n")
+	in.WriteString(strings.Repeat("x", endpoint.MaxLineBytes+10) + "\n")
 	last := `type=SYSCALL msg=audit(1700000000.123:99): arch=c000003e syscall=59`
 	in.WriteString(last)
 	st, err := a.Ingest(ctx, "garbage.log", "", &in)
 	if err != nil {
 		t.Fatalf("Ingest: %v", err)
 	}
-	if st.Records != 3 || st.ParseErrors < 2 || st.Bytes != uint64(6+maxLineBytes+11+len(last)) {
+	if st.Records != 3 || st.ParseErrors < 2 || st.Bytes != uint64(6+endpoint.MaxLineBytes+11+len(last)) {
 		t.Errorf("stats %+v", st)
 	}
 	// A reader that fails is an error, with what was read counted. (Over

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/stagewatch/stagewatch/internal/auditlog"
 	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/plugins/linux/auditlog"
 )
 
 // Options configure a Collector. The zero value of each field means its

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -24,12 +25,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // requireAudit skips unless the test can drive the kernel audit subsystem.
 func requireAudit(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_AUDIT_CONTROL, CAP_AUDIT_READ) for the kernel audit subsystem")
-	}
+	testenv.RequireRoot(t, "CAP_AUDIT_CONTROL and CAP_AUDIT_READ for the kernel audit subsystem")
 	c, err := dial(0)
 	if err != nil {
-		t.Skipf("kernel audit netlink unavailable: %v", err)
+		testenv.Unavailable(t, "kernel audit netlink unavailable: %v", err)
 	}
 	c.close()
 }
@@ -170,7 +169,7 @@ func TestExistingRuleAndMulticast(t *testing.T) {
 	requireAudit(t)
 	before := kernelStatus(t)
 	if before.PID != 0 {
-		t.Skipf("an audit daemon (pid %d) is running; this test plays one itself", before.PID)
+		testenv.Unavailable(t, "an audit daemon (pid %d) is running; this test plays one itself", before.PID)
 	}
 	ctl, err := dial(0)
 	if err != nil {
@@ -259,7 +258,7 @@ func TestRuleKeys(t *testing.T) {
 func TestLeftoverRulesAdopted(t *testing.T) {
 	requireAudit(t)
 	if st := kernelStatus(t); st.PID != 0 {
-		t.Skipf("an audit daemon (pid %d) is running", st.PID)
+		testenv.Unavailable(t, "an audit daemon (pid %d) is running", st.PID)
 	}
 	ctl, err := dial(0)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/internal/testenv"
 )
 
 // createLoop creates, writes and closes files as fast as one process can,
@@ -53,7 +54,7 @@ int main(int argc, char **argv) {
 func buildCreateLoop(b *testing.B) string {
 	b.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
-		b.Skip("gcc not installed")
+		testenv.Unavailable(b, "gcc not installed")
 	}
 	dir := b.TempDir()
 	src := filepath.Join(dir, "createloop.c")

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -28,16 +29,14 @@ func TestMain(m *testing.M) {
 // directory-fid+name reporting and mark a filesystem.
 func requireFanotify(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("fanotify filesystem marks and open_by_handle_at need root")
-	}
+	testenv.RequireRoot(t, "fanotify filesystem marks and open_by_handle_at")
 	w, err := New(Options{Dirs: []string{"/tmp"}, RecheckInterval: -1})
 	if err != nil {
-		t.Skipf("fanotify unavailable: %v", err)
+		testenv.Unavailable(t, "fanotify unavailable: %v", err)
 	}
 	defer w.Close()
 	if st := w.Stats(); len(st.Marked) == 0 {
-		t.Skipf("cannot mark /tmp's filesystem: %+v", st.Skipped)
+		testenv.Unavailable(t, "cannot mark /tmp's filesystem: %+v", st.Skipped)
 	}
 }
 

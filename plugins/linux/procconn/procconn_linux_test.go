@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -64,9 +65,7 @@ func (s *sink) find(marker string) *event.Event {
 // A process that keeps running long enough for /proc to be read is reported
 // with argv, cwd, uid and its parent chain.
 func TestLiveExec(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_ADMIN) for the proc connector")
-	}
+	testenv.RequireRoot(t, "CAP_NET_ADMIN for the proc connector")
 	c, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,9 @@ func TestRead(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		proc, actor, ok := Read(Root, int64(cmd.Process.Pid))
-		if ok && filepath.Base(proc.Exe) == "sleep" {
+		// Mid-exec, /proc shows the new executable a moment before its
+		// arguments: wait for both.
+		if ok && filepath.Base(proc.Exe) == "sleep" && len(proc.Argv) > 0 {
 			if want := []string{"sleep", "30"}; strings.Join(proc.Argv, " ") != strings.Join(want, " ") {
 				t.Errorf("argv = %q, want %q", proc.Argv, want)
 			}

@@ -1,4 +1,4 @@
-package an0041
+package endpoint
 
 import (
 	"slices"
@@ -18,14 +18,14 @@ const (
 	maxAncestry         = 16
 )
 
-// image is one program a pid ran, from its exec (or from /proc for a
-// process that was running before collection started).
+// image is one program a pid ran, from its exec (or from the platform's
+// process lookup for a process that was running before collection started).
 type image struct {
 	proc  event.Process // Argv, Exe, Cwd, PPID; Parent and Ancestors filled
 	actor event.Actor
 	start time.Time // exec time; zero when read from /proc (valid for any time)
 	gone  time.Time // when replaced by a later exec or found exited
-	exec  bool      // seen exec'ing (audit/procconn), not guessed from /proc
+	exec  bool      // seen exec'ing, not looked up after the fact
 }
 
 // procTable maps pids to what they ran: the writer of a file event and the
@@ -35,7 +35,7 @@ type procTable struct {
 	mu     sync.RWMutex
 	byPID  map[int64][]*image // newest first
 	max    int
-	lookup func(pid int64) (event.Process, event.Actor, bool) // /proc fallback; nil in replay
+	lookup func(pid int64) (event.Process, event.Actor, bool) // live fallback (/proc); nil in replay
 	misses uint64                                             // lookups found nowhere
 	evicts uint64
 }
@@ -80,7 +80,7 @@ func (t *procTable) exec(ev *event.Event) {
 }
 
 // at returns what pid was running at time at (zero: now), falling back to
-// /proc in live mode for processes the table never saw exec.
+// the live lookup for processes the table never saw exec.
 func (t *procTable) at(pid int64, at time.Time) (*image, bool) {
 	if pid <= 0 {
 		return nil, false
@@ -157,8 +157,9 @@ func exeOf(p *event.Process) string {
 	return ""
 }
 
-// lookupForWatcher is fanotify's Lookup: the writer as the table knows it
-// now (most writers exec'd moments ago), /proc otherwise.
+// lookupForWatcher is a file collector's Lookup: the writer as the table
+// knows it now (most writers exec'd moments ago), the platform's process
+// lookup otherwise.
 func (t *procTable) lookupForWatcher(pid int64) (event.Process, event.Actor, bool) {
 	img, ok := t.at(pid, time.Time{})
 	if !ok {
@@ -231,8 +232,9 @@ func (t *procTable) evictLocked() {
 	}
 }
 
-// setLookup switches the /proc fallback: on live, off for replayed logs,
-// whose pids belong to another machine or another time.
+// setLookup switches the live process lookup (/proc on Linux): on live,
+// off for replayed logs, whose pids belong to another machine or another
+// time.
 func (t *procTable) setLookup(lookup func(int64) (event.Process, event.Actor, bool)) {
 	t.mu.Lock()
 	t.lookup = lookup

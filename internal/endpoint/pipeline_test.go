@@ -1,4 +1,4 @@
-package an0041
+package endpoint
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"github.com/stagewatch/stagewatch/internal/event"
 	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/internal/staging"
-	"github.com/stagewatch/stagewatch/internal/store"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
@@ -30,15 +29,24 @@ func fileEv(ms int, pid int64, path string) *event.Event {
 		Actor:   event.Actor{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown}}
 }
 
-func newTestPipeline(t *testing.T) (*pipeline, *store.Store) {
+const (
+	testAnalytic = "AN0041"
+	testPlatform = "linux"
+)
+
+func newTestPipeline(t *testing.T) (*pipeline, *Tables) {
 	t.Helper()
-	corr, err := staging.New(staging.Config{AnalyticID: AnalyticID, Platform: Platform, PathStyle: staging.Posix})
+	corr, err := staging.New(staging.Config{AnalyticID: testAnalytic, Platform: testPlatform, PathStyle: staging.Posix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(store.Config{AnalyticID: AnalyticID, Platform: Platform})
-	p := newPipeline(newProcTable(0, nil), st)
-	p.reconfigure(corr, staging.DefaultStagingDirectories(Platform), "h")
+	roots, err := staging.NewRoots(staging.DefaultStagingDirectories(testPlatform), staging.Posix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := NewTables(TablesConfig{AnalyticID: testAnalytic, Platform: testPlatform})
+	p := newPipeline(newProcTable(0, nil), st, staging.Posix)
+	p.reconfigure(corr, roots, "h")
 	return p, st
 }
 
@@ -103,7 +111,7 @@ func TestArchiverWaitsForFileWatcher(t *testing.T) {
 	t.Parallel()
 	p, st := newTestPipeline(t)
 	caughtUp := at(180)
-	p.goLive(func() time.Time { return caughtUp })
+	p.goLive(DefaultSettleDelay, func() time.Time { return caughtUp })
 	p.arrive([]*event.Event{execEv(100, 11, 10, "/usr/bin/cp", "/home/alice", "cp", "a", "b", "c", "/tmp/loot/")}, at(101))
 	p.arrive([]*event.Event{execEv(200, 12, 10, "/usr/bin/tar", "/tmp", "tar", "czf", "/tmp/loot.tgz", "loot")}, at(205))
 	p.arrive([]*event.Event{fileEv(150, 11, "/tmp/loot/a"), fileEv(160, 11, "/tmp/loot/b")}, at(230))
@@ -139,7 +147,7 @@ func TestArchiverWaitsForFileWatcher(t *testing.T) {
 func TestArchiverWaitBounded(t *testing.T) {
 	t.Parallel()
 	p, st := newTestPipeline(t)
-	p.goLive(func() time.Time { return time.Time{} })
+	p.goLive(DefaultSettleDelay, func() time.Time { return time.Time{} })
 	p.arrive([]*event.Event{fileEv(150, 11, "/tmp/loot/a"), fileEv(160, 11, "/tmp/loot/b"),
 		execEv(200, 12, 10, "/usr/bin/tar", "/tmp", "tar", "czf", "/tmp/loot.tgz", "loot")}, at(200))
 	p.tick(at(200).Add(2*DefaultSettleDelay), false)
@@ -202,9 +210,14 @@ func TestProcTable(t *testing.T) {
 	}
 }
 
-func TestStagingDirOf(t *testing.T) {
+// A file event's staging_path is the most specific configured directory it
+// lies strictly below, as the correlator's matcher decides.
+func TestStagingPathOfFileEvents(t *testing.T) {
 	t.Parallel()
-	dirs := []string{"/tmp/", "/tmp/deep/", "/home/*/Downloads/", "/mnt"}
+	roots, err := staging.NewRoots([]string{"/tmp/", "/tmp/deep/", "/home/*/Downloads/", "/mnt"}, staging.Posix)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for p, want := range map[string]string{
 		"/tmp/a":                "/tmp/",
 		"/tmp/deep/x/y":         "/tmp/deep/",
@@ -216,14 +229,14 @@ func TestStagingDirOf(t *testing.T) {
 		"/var/log/syslog":       "",
 		"/tmp":                  "",
 	} {
-		got, ok := stagingDirOf(dirs, p)
+		got, ok := roots.Within(p)
 		if got != want || ok != (want != "") {
-			t.Errorf("stagingDirOf(%q) = %q, %v; want %q", p, got, ok, want)
+			t.Errorf("Within(%q) = %q, %v; want %q", p, got, ok, want)
 		}
 	}
 }
 
-func generate(t *testing.T, st *store.Store, table string) []sdk.Row {
+func generate(t *testing.T, st *Tables, table string) []sdk.Row {
 	t.Helper()
 	var rows []sdk.Row
 	if err := st.Generate(context.Background(), table, nil, func(b []sdk.Row) error {

@@ -13,7 +13,7 @@ import (
 	"github.com/stagewatch/stagewatch/internal/event"
 )
 
-const fixtures = "../../plugins/linux/testdata/audit"
+const fixtures = "../testdata/audit"
 
 func readFixture(t testing.TB, name string) [][]byte {
 	t.Helper()

@@ -1,4 +1,4 @@
-package store
+package endpoint
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 )
 
 func BenchmarkAddFileEvent(b *testing.B) {
-	s := New(Config{})
+	s := NewTables(TablesConfig{})
 	ev := fileEvent(0, "/tmp/x/report.docx")
 	b.ReportAllocs()
 	i := 0
@@ -24,7 +24,7 @@ func BenchmarkAddFileEvent(b *testing.B) {
 }
 
 func BenchmarkGenerateDetections10k(b *testing.B) {
-	s := New(Config{})
+	s := NewTables(TablesConfig{})
 	for i := range DefaultMaxDetections {
 		s.UpsertDetection(detection(fmt.Sprintf("uid-%d", i), i, 5))
 	}
@@ -44,7 +44,7 @@ func BenchmarkGenerateDetections10k(b *testing.B) {
 // BenchmarkTimeConstraint50k asks for the newest 100 of 50,000 file events,
 // the shape of a scheduled "time > last run" query.
 func BenchmarkTimeConstraint50k(b *testing.B) {
-	s := New(Config{})
+	s := NewTables(TablesConfig{})
 	for i := range DefaultMaxFileEvents {
 		ev := fileEvent(0, "/tmp/x/"+strconv.Itoa(i))
 		ev.Time = base.Add(time.Duration(i) * 100 * time.Millisecond)

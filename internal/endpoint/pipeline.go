@@ -1,16 +1,13 @@
-package an0041
+package endpoint
 
 import (
 	"container/heap"
-	"path"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/stagewatch/stagewatch/internal/event"
 	"github.com/stagewatch/stagewatch/internal/staging"
-	"github.com/stagewatch/stagewatch/internal/store"
 )
 
 // Live events wait in a time-ordered buffer for the settle delay before the
@@ -19,10 +16,11 @@ import (
 // fanotify, and the archiver's own writes must come after its exec. An event
 // whose time is off (clock step, a sensor's lag) still leaves after maxHold.
 //
-// Live exec times are also moved forward by LiveExecSkew for the
-// correlator: audit stamps an exec to the millisecond, truncated, while
-// fanotify can only stamp a file event when it reads it, so a file copied
-// just before an archiver started can carry a later time than the archiver.
+// Live exec times may also be moved forward for the correlator by a skew the
+// analytic's sensors call for (Live.ExecSkew): Linux audit stamps an exec to
+// the millisecond, truncated, while fanotify can only stamp a file event
+// when it reads it, so a file copied just before an archiver started can
+// carry a later time than the archiver.
 //
 // So that a detection is complete the first time it is visible, an
 // archiver's exec also waits until the file watcher has caught up with it
@@ -32,7 +30,6 @@ import (
 // is still waiting: an archiver's writes always follow its exec.
 const (
 	DefaultSettleDelay = 250 * time.Millisecond
-	LiveExecSkew       = DefaultSettleDelay
 	maxHoldFactor      = 4
 	maxPending         = 65536
 )
@@ -64,23 +61,24 @@ func (h *pendingHeap) Pop() any {
 }
 
 // pipeline is the one path every event takes, live or replayed: process
-// table, settle buffer, correlator, store. Its lock makes the correlator
+// table, settle buffer, correlator, tables. Its lock makes the correlator
 // (which is not concurrent) safe for several collectors.
 type pipeline struct {
 	mu     sync.Mutex
 	corr   *staging.Correlator
-	dirs   []string
+	roots  *staging.Roots
 	host   string
+	style  staging.PathStyle
 	settle time.Duration
 	skew   time.Duration // added to exec times for the correlator; live only
-	// caughtUp, set live, says up to when the file watcher has read every
-	// queued event (see fanotify.Watcher.CaughtUp).
+	// caughtUp, set live, says up to when the file collectors have read
+	// every queued event (see CaughtUpper).
 	caughtUp func() time.Time
 	pending  pendingHeap
 	seq      uint64
 
-	table *procTable
-	store *store.Store
+	table  *procTable
+	tables *Tables
 
 	seen uint64
 	// kick wakes the live loop when events start waiting to settle, so an
@@ -92,13 +90,13 @@ type pipeline struct {
 	retiredDrops      uint64
 }
 
-func newPipeline(table *procTable, st *store.Store) *pipeline {
-	return &pipeline{table: table, store: st, settle: DefaultSettleDelay, kick: make(chan struct{}, 1)}
+func newPipeline(table *procTable, tables *Tables, style staging.PathStyle) *pipeline {
+	return &pipeline{table: table, tables: tables, style: style, settle: DefaultSettleDelay, kick: make(chan struct{}, 1)}
 }
 
 // reconfigure swaps in a new correlator. Events still settling go through
 // the old one first so nothing in flight is lost.
-func (p *pipeline) reconfigure(corr *staging.Correlator, dirs []string, host string) {
+func (p *pipeline) reconfigure(corr *staging.Correlator, roots *staging.Roots, host string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.corr != nil {
@@ -107,7 +105,7 @@ func (p *pipeline) reconfigure(corr *staging.Correlator, dirs []string, host str
 		p.retiredDetections += s.Detections
 		p.retiredDrops += dropsOf(s)
 	}
-	p.corr, p.dirs, p.host = corr, dirs, host
+	p.corr, p.roots, p.host = corr, roots, host
 }
 
 // dropsOf counts what the correlator lost. Files and evidence past their
@@ -118,10 +116,10 @@ func dropsOf(s staging.Stats) uint64 {
 }
 
 // goLive turns on the live exec skew and makes archiver execs wait for the
-// file watcher to catch up (caughtUp; nil for none).
-func (p *pipeline) goLive(caughtUp func() time.Time) {
+// file collectors to catch up (caughtUp; nil for none).
+func (p *pipeline) goLive(skew time.Duration, caughtUp func() time.Time) {
 	p.mu.Lock()
-	p.skew = LiveExecSkew
+	p.skew = skew
 	p.caughtUp = caughtUp
 	p.mu.Unlock()
 }
@@ -138,7 +136,7 @@ func (p *pipeline) arrive(batch []*event.Event, now time.Time) {
 		p.seen++
 		p.admitLocked(ev)
 		p.seq++
-		heap.Push(&p.pending, pending{ev: ev, arrived: now, seq: p.seq, kind: commandKind(ev)})
+		heap.Push(&p.pending, pending{ev: ev, arrived: now, seq: p.seq, kind: p.commandKind(ev)})
 	}
 	p.releaseLocked(now, false)
 	if p.pending.Len() > 0 {
@@ -163,7 +161,7 @@ func (p *pipeline) direct(ev *event.Event) {
 	defer p.mu.Unlock()
 	p.seen++
 	p.admitLocked(ev)
-	p.processLocked(ev, commandKind(ev))
+	p.processLocked(ev, p.commandKind(ev))
 }
 
 func (p *pipeline) admitLocked(ev *event.Event) {
@@ -254,11 +252,11 @@ func (p *pipeline) pullAheadLocked(ev *event.Event) {
 
 // commandKind classifies an exec once, for the settle buffer and the
 // process table alike; other events are CommandOther.
-func commandKind(ev *event.Event) staging.CommandKind {
+func (p *pipeline) commandKind(ev *event.Event) staging.CommandKind {
 	if ev.Kind != event.KindExec {
 		return staging.CommandOther
 	}
-	return staging.Classify(exeOf(&ev.Process), ev.Process.Argv, staging.Posix).Kind
+	return staging.Classify(exeOf(&ev.Process), ev.Process.Argv, p.style).Kind
 }
 
 func (p *pipeline) processLocked(ev *event.Event, kind staging.CommandKind) {
@@ -275,15 +273,15 @@ func (p *pipeline) processLocked(ev *event.Event, kind staging.CommandKind) {
 		observed = &shifted
 	}
 	for _, d := range p.corr.Observe(observed) {
-		p.store.UpsertDetection(&d)
+		p.tables.UpsertDetection(&d)
 	}
 	switch {
 	case ev.Kind.IsFile():
-		if dir, ok := stagingDirOf(p.dirs, ev.Path); ok {
-			p.store.AddFileEvent(ev, dir)
+		if dir, ok := p.roots.Within(ev.Path); ok {
+			p.tables.AddFileEvent(ev, dir)
 		}
 	case kind != staging.CommandOther:
-		p.store.AddProcessEvent(ev, kind.String())
+		p.tables.AddProcessEvent(ev, kind.String())
 	}
 }
 
@@ -305,33 +303,4 @@ func (p *pipeline) stats() pipelineStats {
 		s.drops += dropsOf(s.correlator)
 	}
 	return s
-}
-
-// stagingDirOf returns the most specific configured staging directory p
-// lies under. A "*" element matches any one path element, as in the
-// correlator.
-func stagingDirOf(dirs []string, p string) (string, bool) {
-	best, bestLen := "", -1
-	pathElems := splitPath(p)
-	for _, d := range dirs {
-		dirElems := splitPath(d)
-		if len(pathElems) <= len(dirElems) || len(dirElems) <= bestLen {
-			continue
-		}
-		match := true
-		for i, e := range dirElems {
-			if ok, _ := path.Match(e, pathElems[i]); !ok && e != pathElems[i] {
-				match = false
-				break
-			}
-		}
-		if match {
-			best, bestLen = d, len(dirElems)
-		}
-	}
-	return best, bestLen >= 0
-}
-
-func splitPath(p string) []string {
-	return strings.FieldsFunc(p, func(r rune) bool { return r == '/' })
 }
