@@ -21,11 +21,20 @@ TEST_DEBS := zip unzip xz-utils gcc logrotate
 
 all: build
 
+# stagewatchd and stagewatch.ext carry the analytics built in (plugins/registry
+# lists them). Each plugins/<name>/main.go is also built as the external
+# plugin binary stagewatch-<name>, which replaces the built-in analytic when
+# it is found in plugin_dir.
+PLUGIN_MAINS := $(patsubst %/main.go,%,$(wildcard plugins/*/main.go))
+
 build:
 	@mkdir -p $(BUILD)/plugins
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BUILD)/stagewatchd ./host/cmd/stagewatchd
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BUILD)/plugins/stagewatch-linux ./plugins/linux
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BUILD)/stagewatch.ext ./extensions/stagewatch-ext
+	@for d in $(PLUGIN_MAINS); do \
+		echo "CGO_ENABLED=0 $(GO) build -o $(BUILD)/plugins/stagewatch-$$(basename $$d) ./$$d"; \
+		CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BUILD)/plugins/stagewatch-$$(basename $$d) ./$$d || exit 1; \
+	done
 
 # The main job on this machine: live Linux analytics on the built-in engine,
 # DET0014 pack scheduled, osquery-format results on stdout. Needs root.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"time"
 
@@ -63,20 +62,14 @@ func ResolveConfigPath(explicit string) string {
 	return config.DefaultPath
 }
 
-// LoadConfig reads the extension's configuration. Unlike stagewatchd, a
-// missing file is an error even at the default path: an autoloaded
-// extension has no other way to learn what to run, and osquery's log is
-// where the admin will look for why the tables are missing.
+// LoadConfig reads the extension's configuration: the file named, else
+// $STAGEWATCH_CONFIG, else /etc/stagewatch/stagewatch.yaml. Only the last
+// may be missing: then the platform's analytics run with their defaults,
+// which is how Fleet delivers the extension (one .ext file, nothing else).
+// A file the admin named that is missing is an error, logged where osquery
+// logs the extension.
 func LoadConfig(explicit string) (*config.File, error) {
-	path := ResolveConfigPath(explicit)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("configuration %s does not exist: install it (a sample ships in etc/stagewatch/) or set %s", path, config.EnvVar)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	return config.Load(explicit)
 }
 
 // TableTimeout is the per-call table timeout for an osquery --timeout.
@@ -105,9 +98,14 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer client.Close()
 
+	source := cfg.Path
+	if source == "" {
+		source = "none found: every analytic runs with its defaults"
+	}
+	opts.Logger.Info("starting analytics", "config", source)
 	h, err := host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: opts.Logger.Named("host")})
 	if err != nil {
-		return fmt.Errorf("starting analytics (config %s): %w", cfg.Path, err)
+		return fmt.Errorf("starting analytics (config %s): %w", source, err)
 	}
 	defer h.Close()
 	return serve(ctx, client, h, opts)
@@ -153,7 +151,7 @@ func serve(ctx context.Context, client *osquery.ExtensionManagerClient, src host
 	})
 	tables := wrapper.Plugins()
 	if len(tables) == 0 {
-		return errors.New("no staging_* tables to register: no analytic plugin loaded (check plugin_dir and plugins in the configuration)")
+		return errors.New("no staging_* tables to register: no analytic loaded (check plugin_dir and plugins in the configuration)")
 	}
 
 	server, err := newExtensionServer(client, tables, opts.Flags)

@@ -3,7 +3,11 @@
 //
 //	stagewatch.ext --socket PATH --timeout 3 --interval 3 [--verbose]
 //
-// Configuration comes from $STAGEWATCH_CONFIG or /etc/stagewatch/stagewatch.yaml.
+// It carries this platform's analytics (and the remote ones) and runs each as
+// a plugin process of its own executable (stagewatch.ext plugin ANxxxx), so
+// the one file Fleet delivers is all it needs. Configuration, optional, comes
+// from $STAGEWATCH_CONFIG or /etc/stagewatch/stagewatch.yaml; without one the
+// platform's analytics run with their defaults.
 // Exit status: 0 when osqueryd goes away or on SIGTERM, 1 on a startup or
 // configuration error, 2 on bad arguments.
 package main
@@ -19,9 +23,14 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/stagewatch/stagewatch/extensions/extserver"
+	"github.com/stagewatch/stagewatch/host/supervisor"
 )
 
 func main() {
+	// Started by itself as one of its built-in analytic plugins.
+	if supervisor.ServeBuiltin(os.Args[1:]) {
+		return
+	}
 	flags, err := extserver.ParseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stagewatch.ext:", err)

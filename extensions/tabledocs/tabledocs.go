@@ -10,19 +10,16 @@ import (
 	"github.com/osquery/osquery-go/plugin/table"
 
 	"github.com/stagewatch/stagewatch/extensions/tablewrap"
-	"github.com/stagewatch/stagewatch/internal/schema"
+	"github.com/stagewatch/stagewatch/plugins/registry"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
 // Path is where the rendered document lives, relative to the module root.
 const Path = "docs/tables.md"
 
-// Tables are the tables stagewatch serves: the endpoint tables every
-// analytic provides and staging_analytics, which the host fills.
-func Tables() []sdk.TableSpec {
-	out := append([]sdk.TableSpec{}, schema.EndpointTables...)
-	return append(out, schema.AnalyticsTable)
-}
+// Tables are the tables stagewatch serves: every analytic's (the registry
+// lists them) and staging_analytics, which the host fills.
+func Tables() []sdk.TableSpec { return registry.Tables() }
 
 // Render produces docs/tables.md for tables.
 func Render(tables []sdk.TableSpec) []byte {

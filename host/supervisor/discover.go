@@ -7,64 +7,97 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 
 	"github.com/stagewatch/stagewatch/internal/config"
+	"github.com/stagewatch/stagewatch/plugins/registry"
 )
 
 // SystemPluginDir is where packages install plugins when they are not next
 // to the executable.
 const SystemPluginDir = "/usr/local/lib/stagewatch/plugins"
 
-// pluginForAnalytic maps each DET0014 analytic to its plugin file name. The
-// names are the contract between packaging and the host: "plugins swapped per
-// platform" is this table.
-var pluginForAnalytic = map[string]string{
-	"AN0040": "stagewatch-windows.exe",
-	"AN0041": "stagewatch-linux",
-	"AN0042": "stagewatch-macos",
-	"AN0043": "stagewatch-aws",
-	"AN0044": "stagewatch-esxi",
+// source is where one plugin process comes from: an external plugin binary
+// found in a plugin directory, or this executable run in its built-in
+// plugin mode (BuiltinCommand), as Nomad runs its built-in drivers.
+type source struct {
+	name     string   // plugin file name, or "<exe> plugin ANxxxx"
+	path     string   // the binary to run
+	args     []string // its arguments
+	checksum string   // configured digest; empty means not verified
+	builtin  bool
+	id       string // the analytic expected; empty when only Describe will tell
 }
 
-// localAnalytic is the endpoint analytic of each GOOS.
-var localAnalytic = map[string]string{
-	"windows": "AN0040",
-	"linux":   "AN0041",
-	"darwin":  "AN0042",
-}
-
-// PluginFile returns the plugin file name of an analytic id, and whether the
-// id is known.
-func PluginFile(analyticID string) (string, bool) {
-	name, ok := pluginForAnalytic[analyticID]
-	return name, ok
-}
-
-// PluginNames lists the plugin file names to load for goos under cfg:
-// stagewatch.plugins when set, else this platform's endpoint plugin plus the
-// remote plugins that remote_analytics enables. With only set, the list is
-// that analytic's plugin (or, for ids outside DET0014's five, the configured
-// list, to be filtered by Describe).
-func PluginNames(cfg *config.File, goos, only string) []string {
-	if only != "" && len(cfg.Stagewatch.Plugins) == 0 {
-		if name, ok := pluginForAnalytic[only]; ok {
-			return []string{name}
-		}
-	}
+// sources lists what to launch for goos under cfg:
+//   - stagewatch.plugins, when set: those plugin files, as they are;
+//   - with only set (replay of one analytic): that analytic;
+//   - otherwise this platform's endpoint analytic and the remote analytics
+//     that remote_analytics enables.
+//
+// An analytic runs from its external plugin binary when a plugin directory
+// holds one (that is how a platform's plugin is swapped without a new
+// extension), else built in.
+func sources(cfg *config.File, goos, only string) ([]source, error) {
+	dirs := PluginDirs(cfg)
 	if len(cfg.Stagewatch.Plugins) > 0 {
-		return slices.Clone(cfg.Stagewatch.Plugins)
+		var out []source
+		for _, name := range cfg.Stagewatch.Plugins {
+			path, err := findPlugin(dirs, name)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, source{name: name, path: path, checksum: cfg.Stagewatch.Checksums[name]})
+		}
+		return out, nil
 	}
-	var names []string
-	if id, ok := localAnalytic[goos]; ok {
-		names = append(names, pluginForAnalytic[id])
-	}
-	for _, id := range config.RemoteAnalytics {
-		if cfg.RemoteEnabled(id) {
-			names = append(names, pluginForAnalytic[id])
+	var ids []string
+	switch {
+	case only != "":
+		ids = []string{only}
+	default:
+		if local, ok := registry.LocalFor(goos); ok {
+			ids = append(ids, local.ID)
+		}
+		for _, id := range registry.RemoteIDs() {
+			if cfg.RemoteEnabled(id) {
+				ids = append(ids, id)
+			}
 		}
 	}
-	return names
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("no analytic runs on %s: enable remote analytics (stagewatch.remote_analytics) or list plugins (stagewatch.plugins)", goos)
+	}
+	out := make([]source, 0, len(ids))
+	for _, id := range ids {
+		s, err := sourceOf(cfg, dirs, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// sourceOf finds analytic id's external plugin, else its built-in one.
+func sourceOf(cfg *config.File, dirs []string, id string) (source, error) {
+	a, ok := registry.Lookup(id)
+	if !ok {
+		return source{}, fmt.Errorf("no analytic %s (known: %v; a test or third-party analytic is loaded by listing its plugin in stagewatch.plugins)", id, registry.IDs())
+	}
+	path, err := findPlugin(dirs, a.Plugin)
+	switch {
+	case err == nil:
+		return source{name: a.Plugin, path: path, checksum: cfg.Stagewatch.Checksums[a.Plugin], id: id}, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return source{}, err
+	case !a.BuiltIn():
+		return source{}, fmt.Errorf("analytic %s is not built into this binary and no plugin %s is in %v (set stagewatch.plugin_dir)", id, a.Plugin, dirs)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return source{}, fmt.Errorf("analytic %s: finding this executable to run it built in: %w", id, err)
+	}
+	return source{name: filepath.Base(self) + " " + BuiltinCommand + " " + id, path: self, args: []string{BuiltinCommand, id}, builtin: true, id: id}, nil
 }
 
 // PluginDirs lists the directories searched for plugins, in order:
@@ -83,6 +116,18 @@ func PluginDirs(cfg *config.File) []string {
 	}
 	return append(dirs, SystemPluginDir)
 }
+
+// errPluginNotFound matches fs.ErrNotExist: a plugin no directory holds.
+type errPluginNotFound struct {
+	name string
+	dirs []string
+}
+
+func (e errPluginNotFound) Error() string {
+	return fmt.Sprintf("plugin %s not found in %v (set stagewatch.plugin_dir)", e.name, e.dirs)
+}
+
+func (e errPluginNotFound) Is(target error) bool { return target == fs.ErrNotExist }
 
 // findPlugin returns the path of name in the first directory that has it.
 // A plugin must be a regular executable file: anything else in a plugin
@@ -105,5 +150,5 @@ func findPlugin(dirs []string, name string) (string, error) {
 		}
 		return path, nil
 	}
-	return "", fmt.Errorf("plugin %s not found in %v (set stagewatch.plugin_dir)", name, dirs)
+	return "", errPluginNotFound{name: name, dirs: dirs}
 }

@@ -9,33 +9,68 @@ import (
 	"github.com/stagewatch/stagewatch/internal/config"
 )
 
-func TestPluginNames(t *testing.T) {
+func TestSources(t *testing.T) {
 	t.Parallel()
-	withRemote := config.Default()
-	withRemote.Stagewatch.RemoteAnalytics = []string{"AN0044", "AN0043"}
-	explicit := config.Default()
-	explicit.Stagewatch.Plugins = []string{"stagewatch-faulty", "stagewatch-linux"}
+	empty := t.TempDir()
+	swapped := t.TempDir()
+	for _, name := range []string{"stagewatch-linux", "stagewatch-aws", "stagewatch-esxi"} {
+		if err := os.WriteFile(filepath.Join(swapped, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgIn := func(dir string, remote ...string) *config.File {
+		c := config.Default()
+		c.Stagewatch.PluginDir = dir
+		c.Stagewatch.RemoteAnalytics = remote
+		return c
+	}
+	explicit := cfgIn(swapped)
+	explicit.Stagewatch.Plugins = []string{"stagewatch-aws", "stagewatch-linux"}
+	self, _ := os.Executable()
+	builtin := filepath.Base(self) + " plugin "
 	cases := []struct {
-		name string
-		cfg  *config.File
-		goos string
-		only string
-		want string
+		name    string
+		cfg     *config.File
+		goos    string
+		only    string
+		want    string // source names, comma-separated
+		wantErr string
 	}{
-		{"linux default", config.Default(), "linux", "", "stagewatch-linux"},
-		{"windows default", config.Default(), "windows", "", "stagewatch-windows.exe"},
-		{"darwin default", config.Default(), "darwin", "", "stagewatch-macos"},
-		{"remote enabled", withRemote, "linux", "", "stagewatch-linux,stagewatch-aws,stagewatch-esxi"},
-		{"unsupported OS, remote only", withRemote, "freebsd", "", "stagewatch-aws,stagewatch-esxi"},
-		{"explicit list wins", explicit, "linux", "", "stagewatch-faulty,stagewatch-linux"},
-		{"replay one analytic", config.Default(), "linux", "AN0043", "stagewatch-aws"},
-		{"replay another platform's analytic", config.Default(), "linux", "AN0040", "stagewatch-windows.exe"},
-		{"replay with explicit list", explicit, "linux", "AN9999", "stagewatch-faulty,stagewatch-linux"},
+		{"linux: built in", cfgIn(empty), "linux", "", builtin + "AN0041", ""},
+		{"a plugin in plugin_dir replaces the built-in", cfgIn(swapped), "linux", "", "stagewatch-linux", ""},
+		{"remote analytics run only when enabled", cfgIn(swapped, "AN0044", "AN0043"), "linux", "", "stagewatch-linux,stagewatch-aws,stagewatch-esxi", ""},
+		{"an analytic this build lacks needs its plugin", cfgIn(empty, "AN0043"), "linux", "", "", "AN0043 is not built into this binary and no plugin stagewatch-aws"},
+		{"windows without its plugin", cfgIn(empty), "windows", "", "", "no plugin stagewatch-windows.exe"},
+		{"no endpoint analytic, remote only", cfgIn(swapped, "AN0043", "AN0044"), "freebsd", "", "stagewatch-aws,stagewatch-esxi", ""},
+		{"no endpoint analytic, nothing enabled", cfgIn(empty), "freebsd", "", "", "no analytic runs on freebsd"},
+		{"explicit list wins", explicit, "linux", "", "stagewatch-aws,stagewatch-linux", ""},
+		{"replay one analytic", cfgIn(empty), "linux", "AN0041", builtin + "AN0041", ""},
+		{"replay another platform's analytic", cfgIn(empty), "windows", "AN0041", builtin + "AN0041", ""},
+		{"replay a remote analytic not enabled", cfgIn(swapped), "linux", "AN0043", "stagewatch-aws", ""},
+		{"replay an unknown analytic", cfgIn(empty), "linux", "AN9999", "", "no analytic AN9999"},
+		{"replay with explicit list", explicit, "linux", "AN9999", "stagewatch-aws,stagewatch-linux", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := strings.Join(PluginNames(tc.cfg, tc.goos, tc.only), ","); got != tc.want {
+			srcs, err := sources(tc.cfg, tc.goos, tc.only)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, s := range srcs {
+				names = append(names, s.name)
+				if s.builtin != strings.HasPrefix(s.name, builtin) || (s.builtin && (s.path != self || len(s.args) != 2 || s.args[0] != BuiltinCommand)) {
+					t.Errorf("source %+v", s)
+				}
+			}
+			if got := strings.Join(names, ","); got != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/stagewatch/stagewatch/internal/config"
+	"github.com/stagewatch/stagewatch/plugins/registry"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 	"github.com/stagewatch/stagewatch/plugins/sdk/plugin"
 )
@@ -40,7 +40,7 @@ type Options struct {
 	Logger hclog.Logger // nil discards
 	// Only, when set, keeps only the plugin of that analytic id (replay).
 	Only string
-	// GOOS picks the per-OS default plugins; empty means runtime.GOOS.
+	// GOOS picks the platform's endpoint analytic; empty means this build's.
 	GOOS         string
 	Backoff      Backoff       // zero fields take DefaultBackoff's
 	StartTimeout time.Duration // per plugin handshake; 0 means sdk's default
@@ -72,7 +72,7 @@ func Start(ctx context.Context, opts Options) (*Supervisor, error) {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	if opts.GOOS == "" {
-		opts.GOOS = runtime.GOOS
+		opts.GOOS = registry.LocalPlatform()
 	}
 	if opts.Mode == 0 {
 		opts.Mode = sdk.ModeLive
@@ -85,28 +85,18 @@ func Start(ctx context.Context, opts Options) (*Supervisor, error) {
 		opts.CallTimeout = config.DefaultQueryTimeout
 	}
 
-	names := PluginNames(opts.Config, opts.GOOS, opts.Only)
-	if len(names) == 0 {
-		return nil, fmt.Errorf("no plugins to load on %s: set stagewatch.plugins", opts.GOOS)
+	srcs, err := sources(opts.Config, opts.GOOS, opts.Only)
+	if err != nil {
+		return nil, err
 	}
-	dirs := PluginDirs(opts.Config)
 
 	watchCtx, cancel := context.WithCancel(context.Background())
 	s := &Supervisor{opts: opts, logger: opts.Logger, cancel: cancel}
 	byAnalytic := map[string]string{}
-	for _, name := range names {
-		path, err := findPlugin(dirs, name)
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		p := &Plugin{
-			name:     name,
-			path:     path,
-			checksum: opts.Config.Stagewatch.Checksums[name],
-			sup:      s,
-			gone:     make(chan struct{}, 1),
-		}
+	var names []string
+	for _, src := range srcs {
+		names = append(names, src.name)
+		p := &Plugin{src: src, sup: s, gone: make(chan struct{}, 1)}
 		if err := p.launch(ctx); err != nil {
 			s.Close()
 			return nil, err
@@ -119,11 +109,11 @@ func Start(ctx context.Context, opts Options) (*Supervisor, error) {
 		if other, dup := byAnalytic[id]; dup {
 			p.kill()
 			s.Close()
-			return nil, fmt.Errorf("plugins %s and %s both provide analytic %s", other, name, id)
+			return nil, fmt.Errorf("plugins %s and %s both provide analytic %s", other, src.name, id)
 		}
-		byAnalytic[id] = name
+		byAnalytic[id] = src.name
 		s.plugins = append(s.plugins, p)
-		s.logger.Info(fmt.Sprintf("plugin %s (%s %s) started, pid %d, mode %s", name, id, p.desc.Version, p.pid(), opts.Mode))
+		s.logger.Info(fmt.Sprintf("plugin %s (%s %s) started, pid %d, mode %s", src.name, id, p.desc.Version, p.pid(), opts.Mode))
 	}
 	if opts.Only != "" && len(s.plugins) == 0 {
 		s.Close()
@@ -174,8 +164,9 @@ func (s *Supervisor) Close() error {
 
 // Status is what the host knows of one plugin, for staging_analytics.
 type Status struct {
-	Name       string // plugin file name
-	Path       string
+	Name       string // plugin file name, or "<exe> plugin ANxxxx" for a built-in
+	Path       string // the binary run
+	BuiltIn    bool
 	SHA256     string
 	Descriptor sdk.Descriptor
 	Mode       sdk.Mode
@@ -190,11 +181,9 @@ type Status struct {
 // Plugin is one supervised plugin: the process currently running for it
 // and its history.
 type Plugin struct {
-	name     string
-	path     string
-	checksum string // configured digest; empty means not verified
-	sup      *Supervisor
-	gone     chan struct{}
+	src  source
+	sup  *Supervisor
+	gone chan struct{}
 
 	mu        sync.Mutex
 	proc      *plugin.Plugin
@@ -207,8 +196,8 @@ type Plugin struct {
 	started   time.Time
 }
 
-// Name is the plugin file name.
-func (p *Plugin) Name() string { return p.name }
+// Name is the plugin file name, or "<exe> plugin ANxxxx" for a built-in.
+func (p *Plugin) Name() string { return p.src.name }
 
 // Descriptor is the plugin's self-description (from its latest start).
 func (p *Plugin) Descriptor() sdk.Descriptor {
@@ -217,7 +206,8 @@ func (p *Plugin) Descriptor() sdk.Descriptor {
 	return p.desc
 }
 
-// Label names the plugin in messages: "stagewatch-linux (AN0041)".
+// Label names the plugin in messages: "stagewatch-linux (AN0041)", or
+// "stagewatchd plugin AN0041" for a built-in.
 func (p *Plugin) Label() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -225,10 +215,10 @@ func (p *Plugin) Label() string {
 }
 
 func (p *Plugin) label() string {
-	if p.desc.AnalyticID == "" {
-		return p.name
+	if p.desc.AnalyticID == "" || p.src.builtin {
+		return p.src.name
 	}
-	return p.name + " (" + p.desc.AnalyticID + ")"
+	return p.src.name + " (" + p.desc.AnalyticID + ")"
 }
 
 // Analytic returns the running plugin's analytic, or an error saying why
@@ -265,8 +255,9 @@ func (p *Plugin) Status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return Status{
-		Name:       p.name,
-		Path:       p.path,
+		Name:       p.src.name,
+		Path:       p.src.path,
+		BuiltIn:    p.src.builtin,
 		SHA256:     p.sha256,
 		Descriptor: p.desc,
 		Mode:       p.sup.opts.Mode,
@@ -296,27 +287,33 @@ func (p *Plugin) pidLocked() int {
 // and, outside replay, starts collection.
 func (p *Plugin) launch(ctx context.Context) error {
 	o := p.sup.opts
-	sum, err := plugin.FileSHA256(p.path)
+	src := p.src
+	sum, err := plugin.FileSHA256(src.path)
 	if err != nil {
-		return fmt.Errorf("plugin %s: %w", p.name, err)
+		return fmt.Errorf("plugin %s: %w", src.name, err)
 	}
 	proc, err := plugin.Launch(ctx, plugin.LaunchConfig{
-		Path:         p.path,
-		SHA256:       p.checksum,
+		Path:         src.path,
+		Args:         src.args,
+		SHA256:       src.checksum,
 		Logger:       o.Logger,
 		StartTimeout: o.StartTimeout,
 	})
 	if err != nil {
 		if errors.Is(err, plugin.ErrChecksumMismatch) {
-			return fmt.Errorf("plugin %s refused: checksum mismatch: %w", p.name, err)
+			return fmt.Errorf("plugin %s refused: checksum mismatch: %w", src.name, err)
 		}
-		return fmt.Errorf("plugin %s: %w", p.name, err)
+		return fmt.Errorf("plugin %s: %w", src.name, err)
 	}
 	analytic := proc.Analytic()
 	desc := analytic.Describe()
 	if desc.AnalyticID == "" {
 		proc.Kill()
-		return fmt.Errorf("plugin %s: it did not describe itself (no analytic id)", p.name)
+		return fmt.Errorf("plugin %s: it did not describe itself (no analytic id)", src.name)
+	}
+	if src.id != "" && desc.AnalyticID != src.id {
+		proc.Kill()
+		return fmt.Errorf("plugin %s: it is analytic %s, not %s", src.name, desc.AnalyticID, src.id)
 	}
 	if o.Only != "" && desc.AnalyticID != o.Only {
 		p.mu.Lock()
@@ -338,12 +335,12 @@ func (p *Plugin) launch(ctx context.Context) error {
 		if errors.As(err, &configErr) {
 			return &sdk.ConfigError{Key: desc.AnalyticID + "." + configErr.Key, Reason: configErr.Reason}
 		}
-		return fmt.Errorf("plugin %s (%s): configure: %w", p.name, desc.AnalyticID, err)
+		return fmt.Errorf("plugin %s (%s): configure: %w", src.name, desc.AnalyticID, err)
 	}
 	if o.Mode != sdk.ModeReplay {
 		if err := analytic.Start(callCtx); err != nil {
 			proc.Kill()
-			return fmt.Errorf("plugin %s (%s): start: %w", p.name, desc.AnalyticID, err)
+			return fmt.Errorf("plugin %s (%s): start: %w", src.name, desc.AnalyticID, err)
 		}
 	}
 	p.mu.Lock()

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stagewatch/stagewatch/plugins/registry"
 )
 
 // Where the configuration comes from when no --config is given.
@@ -34,13 +36,6 @@ const (
 	DefaultQueryTimeout = 10 * time.Second
 	DefaultStateDir     = "/var/lib/stagewatch"
 )
-
-// AnalyticIDs are the DET0014 analytics a section may configure.
-var AnalyticIDs = []string{"AN0040", "AN0041", "AN0042", "AN0043", "AN0044"}
-
-// RemoteAnalytics are the analytics that collect through remote APIs and so
-// run only when remote_analytics enables them.
-var RemoteAnalytics = []string{"AN0043", "AN0044"}
 
 // File is a loaded configuration.
 type File struct {
@@ -103,8 +98,11 @@ func Load(path string) (*File, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		if !explicit && errors.Is(err, fs.ErrNotExist) {
-			return Default(), nil
+		if errors.Is(err, fs.ErrNotExist) {
+			if !explicit {
+				return Default(), nil
+			}
+			return nil, fmt.Errorf("config: %s does not exist (named by --config or $%s; without either, %s is read if present)", path, EnvVar, DefaultPath)
 		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -151,7 +149,7 @@ func Parse(data []byte, source string) (*File, error) {
 			if err := decodeHost(value, &f.Stagewatch); err != nil {
 				return nil, fail(0, "%v", err)
 			}
-		case contains(AnalyticIDs, name):
+		case contains(registry.IDs(), name):
 			raw, err := sectionJSON(name, value)
 			if err != nil {
 				return nil, fail(value.Line, "%v", err)
@@ -160,7 +158,7 @@ func Parse(data []byte, source string) (*File, error) {
 				f.Analytics[name] = raw
 			}
 		default:
-			return nil, fail(key.Line, "unknown key %q (known: stagewatch, %s)", name, strings.Join(AnalyticIDs, ", "))
+			return nil, fail(key.Line, "unknown key %q (known: stagewatch, %s)", name, strings.Join(registry.IDs(), ", "))
 		}
 	}
 	if err := f.Stagewatch.validate(); err != nil {
@@ -322,8 +320,8 @@ func (h *Host) validate() error {
 		}
 	}
 	for _, id := range h.RemoteAnalytics {
-		if !contains(RemoteAnalytics, id) {
-			return fmt.Errorf("stagewatch.remote_analytics: %q is not a remote analytic (known: %s)", id, strings.Join(RemoteAnalytics, ", "))
+		if !contains(registry.RemoteIDs(), id) {
+			return fmt.Errorf("stagewatch.remote_analytics: %q is not a remote analytic (known: %s)", id, strings.Join(registry.RemoteIDs(), ", "))
 		}
 	}
 	if h.QueryTimeout < 0 {

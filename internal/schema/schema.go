@@ -5,7 +5,8 @@ package schema
 
 import "github.com/stagewatch/stagewatch/plugins/sdk"
 
-// Table names (contract).
+// Table names and the ATT&CK ids every analytic reports (contract), each
+// defined here only.
 const (
 	Detections       = "staging_detections"
 	FileEvents       = "staging_file_events"
@@ -132,6 +133,3 @@ var AnalyticsTable = sdk.TableSpec{
 		text("counters", "Per-collector detail counters, JSON"),
 	},
 }
-
-// EndpointTables are the tables every endpoint analytic provides.
-var EndpointTables = []sdk.TableSpec{DetectionsTable, FileEventsTable, ProcessEventsTable}

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/stagewatch/stagewatch/internal/schema"
 )
 
 // Defaults for Config fields left zero.
 const (
-	DefaultDetectionID      = "DET0014"
-	DefaultTechniqueID      = "T1074.001"
 	DefaultTimeWindow       = 30 * time.Minute
 	DefaultMinimumFileCount = 2
 	DefaultMaxGroups        = 4096
@@ -140,10 +140,10 @@ func DefaultAllowedPaths(platform string) []string {
 // withDefaults fills zero fields and checks every value.
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.DetectionID == "" {
-		cfg.DetectionID = DefaultDetectionID
+		cfg.DetectionID = schema.DetectionID
 	}
 	if cfg.TechniqueID == "" {
-		cfg.TechniqueID = DefaultTechniqueID
+		cfg.TechniqueID = schema.TechniqueLocal
 	}
 	switch cfg.PathStyle {
 	case PathAuto:

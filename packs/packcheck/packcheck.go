@@ -17,8 +17,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stagewatch/stagewatch/host"
-	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/packs/packdef"
+	"github.com/stagewatch/stagewatch/plugins/registry"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
@@ -46,11 +46,9 @@ func (s SchemaSource) Generate(ctx context.Context, table string, _ []sdk.Constr
 	return fmt.Errorf("no table %q", table)
 }
 
-// Tables are the schemas pack queries may use: the shared staging tables.
-func Tables() SchemaSource {
-	out := append(SchemaSource{}, schema.EndpointTables...)
-	return append(out, schema.AnalyticsTable)
-}
+// Tables are the schemas pack queries may use: every table stagewatch
+// serves.
+func Tables() SchemaSource { return SchemaSource(registry.Tables()) }
 
 // CheckOsqueryPack parses an osquery pack and validates it.
 func CheckOsqueryPack(path string) ([]Query, error) {

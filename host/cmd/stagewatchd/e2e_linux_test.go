@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,9 @@ import (
 	"time"
 
 	"github.com/stagewatch/stagewatch/host/packs"
+	"github.com/stagewatch/stagewatch/internal/config"
+	"github.com/stagewatch/stagewatch/internal/testenv"
+	builtinpacks "github.com/stagewatch/stagewatch/packs"
 	"github.com/stagewatch/stagewatch/plugins/linux/audit"
 	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
 )
@@ -298,9 +302,7 @@ func TestQueryWithoutDaemonLinux(t *testing.T) {
 // its plugin running with audit rules in the kernel: the plugin notices, runs
 // its clean shutdown and exits.
 func TestPluginStopsWhenHostIsKilled(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the live Linux analytic needs root")
-	}
+	testenv.RequireRoot(t, "the live Linux analytic")
 	ours := func() int {
 		t.Helper()
 		keys, err := audit.RuleKeys()
@@ -369,4 +371,77 @@ func childOf(t *testing.T, ppid int, name string) int {
 	}
 	t.Fatalf("no child %q of pid %d", name, ppid)
 	return 0
+}
+
+// stagewatchd copied alone onto a host, with no configuration and no pack
+// file anywhere, runs this platform's analytic built in (a plugin process
+// of its own executable), live, and schedules the DET0014 pack it carries.
+func TestSingleFileDaemon(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat(config.DefaultPath); err == nil {
+		testenv.Unavailable(t, "%s exists on this machine: the test needs no configuration anywhere", config.DefaultPath)
+	}
+	dir := openTempDir(t)
+	solo := filepath.Join(dir, "alone", "stagewatchd")
+	if err := os.Mkdir(filepath.Dir(solo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(stagewatchd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(solo, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "run", "stagewatchd.sock")
+	noConfig := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, config.EnvVar+"=") })
+
+	cmd := exec.Command(solo, "run", "--socket", sock, "--results-log", filepath.Join(dir, "results.log"))
+	cmd.Env, cmd.Dir = noConfig, filepath.Dir(solo)
+	log := &sdktest.LogBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("stagewatchd run exited with %v on SIGTERM\n%s", err, log)
+			}
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("stagewatchd run ignored SIGTERM\n%s", log)
+		}
+	}()
+
+	var rows []map[string]string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		q := exec.Command(solo, "query", "--socket", sock, "SELECT analytic_id, plugin, state, mode FROM staging_analytics")
+		q.Env = noConfig
+		out, err := q.Output()
+		if err == nil && json.Unmarshal(out, &rows) == nil && len(rows) == 1 && rows[0]["state"] == "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no running analytic after 30s: %s %v\n%s", out, err, log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r := rows[0]; r["analytic_id"] != "AN0041" || r["plugin"] != solo || r["mode"] != "live" {
+		t.Fatalf("staging_analytics %v: want AN0041 live from %s itself", r, solo)
+	}
+	pack, err := packs.ParsePack(builtinpacks.DET0014Name, builtinpacks.DET0014)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"config defaults", "built-in DET0014 pack", fmt.Sprintf("%d scheduled queries", len(pack.Queries))} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
 }

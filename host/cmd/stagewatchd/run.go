@@ -19,6 +19,7 @@ import (
 	"github.com/stagewatch/stagewatch/host/packs"
 	"github.com/stagewatch/stagewatch/host/sqlengine"
 	"github.com/stagewatch/stagewatch/internal/version"
+	builtinpacks "github.com/stagewatch/stagewatch/packs"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
@@ -69,13 +70,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	// Packs are read before any plugin starts, so a broken pack costs no
 	// plugin start-up and shutdown.
-	var loaded []*packs.Pack
-	if len(packPaths) > 0 {
-		if loaded, err = packs.LoadPacks(packPaths); err != nil {
-			return err
-		}
-	} else {
-		logger.Warn("no packs found (pass --pack, set stagewatch.packs, or install them in " + SystemPacksDir + "); serving queries only")
+	loaded, err := loadPacks(packPaths)
+	if err != nil {
+		return err
+	}
+	if len(packPaths) == 0 {
+		logger.Info("no pack files found (--pack, stagewatch.packs, " + SystemPacksDir + "): scheduling the built-in DET0014 pack")
 	}
 
 	out := stdout
@@ -160,6 +160,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// loadPacks reads the pack files given, or with none the DET0014 pack
+// built into the binary.
+func loadPacks(paths []string) ([]*packs.Pack, error) {
+	if len(paths) > 0 {
+		return packs.LoadPacks(paths)
+	}
+	p, err := packs.ParsePack(builtinpacks.DET0014Name, builtinpacks.DET0014)
+	if err != nil {
+		return nil, fmt.Errorf("built-in pack: %w", err)
+	}
+	p.Path = "built in"
+	return []*packs.Pack{p}, nil
 }
 
 func openResultsLog(path string) (*os.File, error) {
