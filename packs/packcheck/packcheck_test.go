@@ -10,7 +10,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/stagewatch/stagewatch/extensions/packaging"
 	"github.com/stagewatch/stagewatch/host/sqlengine"
+	"github.com/stagewatch/stagewatch/packs/fleetspec"
 )
 
 const packsDir = "../"
@@ -117,5 +119,24 @@ func TestCheckersRejectBadFiles(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// The agent_options snippet the package ships is a fleetctl apply config
+// document Fleet accepts, and its text is the same with or without fleetctl
+// gitops' environment expansion (admins paste its agent_options into GitOps
+// files too).
+func TestFleetAgentOptions(t *testing.T) {
+	t.Parallel()
+	text := packaging.FleetAgentOptions()
+	f, err := fleetspec.DecodeApply([]byte(text))
+	if err != nil {
+		t.Fatalf("Fleet would refuse the agent options snippet: %v\n%s", err, text)
+	}
+	if len(f.Kinds) != 1 || len(f.AgentOptions) != 1 {
+		t.Fatalf("snippet holds %v, want one config document", f.Kinds)
+	}
+	if expanded, err := fleetspec.ExpandGitOps(text); err != nil || expanded != text {
+		t.Errorf("snippet changes under fleetctl gitops expansion: %v", err)
 	}
 }
