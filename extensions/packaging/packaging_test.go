@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,7 +46,7 @@ func TestPackage(t *testing.T) {
 	files := readArchive(t, out)
 
 	for _, want := range []string{ExtensionPath, PluginDir + "/stagewatch-linux", ExtensionsLoad, FlagsSnippet,
-		SampleConfig, ShareDir + "/packs/det0014.conf", ShareDir + "/packs/fleet/det0014.queries.yml",
+		SampleConfig, ShareDir + "/packs/det0014.conf", ShareDir + "/packs/fleet/det0014.reports.yml",
 		ShareDir + "/packs/fleet/det0014.policies.yml", ShareDir + "/fleet/agent-options.yml", ShareDir + "/SHA256SUMS",
 		"usr/local/share/doc/stagewatch/tables.md"} {
 		if _, ok := files[want]; !ok {
@@ -72,8 +73,21 @@ func TestPackage(t *testing.T) {
 			t.Errorf("flags snippet lacks %s:\n%s", want, flags)
 		}
 	}
-	if _, err := fleetspec.DecodeApply(files[ShareDir+"/fleet/agent-options.yml"].data); err != nil {
-		t.Errorf("packaged agent-options.yml: Fleet would refuse it: %v", err)
+	// Every Fleet file in the package is one Fleet accepts.
+	for name, f := range files {
+		var err error
+		switch {
+		case f.hdr.Typeflag != tar.TypeReg:
+		case name == ShareDir+"/fleet/agent-options.yml" || (strings.HasPrefix(name, ShareDir+"/packs/fleet/") && path.Dir(name) == ShareDir+"/packs/fleet"):
+			_, err = fleetspec.DecodeApply(f.data)
+		case strings.HasSuffix(name, ".reports.yml"):
+			_, err = fleetspec.DecodeGitOpsReports(f.data)
+		case strings.HasSuffix(name, ".policies.yml"):
+			_, err = fleetspec.DecodeGitOpsPolicies(f.data)
+		}
+		if err != nil {
+			t.Errorf("%s: Fleet would refuse it: %v", name, err)
+		}
 	}
 
 	// The sample configuration is valid and pins the packaged plugin.
