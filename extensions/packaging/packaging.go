@@ -19,6 +19,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -38,6 +39,10 @@ const (
 // osqueryd waits this long for stagewatch to register, which includes
 // starting and configuring the plugins.
 const ExtensionsTimeout = 10
+
+// ExtensionsInterval is the --extensions_interval the flags snippet sets:
+// seconds between osqueryd's and the extension's health checks.
+const ExtensionsInterval = 3
 
 // Options say what to package.
 type Options struct {
@@ -238,20 +243,94 @@ func Archive(entries []Entry, modTime time.Time) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// OsqueryFlag is one osquery flag stagewatch sets. Value has the Go type of
+// the type osquery declares the flag with (FLAG(string, …) is a string,
+// FLAG(bool, …) a bool, FLAG(uint64, …) a uint64 …), because Fleet decodes
+// command_line_flags strictly into those types: a number for a string flag
+// makes Fleet refuse the whole agent options.
+type OsqueryFlag struct {
+	Name  string
+	Value any
+	// Comment goes above the flag in osquery.flags, one line per element.
+	Comment []string
+	// Fleet is false for a flag fleetd sets itself and Fleet refuses in
+	// command_line_flags.
+	Fleet bool
+}
+
+// Flags are the osquery flags stagewatch needs, in the order they are
+// written. osquery declares all four as strings in
+// osquery/extensions/extensions.cpp (CLI_FLAG(string, extensions_autoload …),
+// CLI_FLAG(string, extensions_require …), CLI_FLAG(string, extensions_timeout,
+// "3" …), CLI_FLAG(string, extensions_interval, "3" …)) and reads the two
+// durations with atoi.
+func Flags() []OsqueryFlag {
+	return []OsqueryFlag{
+		{
+			Name: "extensions_autoload", Value: "/" + ExtensionsLoad,
+			Comment: []string{
+				"osqueryd starts every extension listed in extensions.load, and refuses to",
+				"run its schedule until stagewatch has registered.",
+			},
+			// fleetd writes its own extensions.load and passes this flag;
+			// Fleet refuses it in command_line_flags.
+			Fleet: false,
+		},
+		{Name: "extensions_require", Value: "stagewatch", Fleet: true},
+		{
+			Name: "extensions_timeout", Value: strconv.Itoa(ExtensionsTimeout),
+			Comment: []string{
+				"Seconds osqueryd waits for stagewatch to register (plugins start first);",
+				"osqueryd passes it to the extension as --timeout, and table calls are cut",
+				"at 80% of it.",
+			},
+			Fleet: true,
+		},
+		{
+			Name: "extensions_interval", Value: strconv.Itoa(ExtensionsInterval),
+			Comment: []string{"Seconds between osqueryd <-> extension health checks."},
+			Fleet:   true,
+		},
+	}
+}
+
+// flagText is v as osquery reads it on a command line or in a flagfile.
+func flagText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case bool:
+		return strconv.FormatBool(v)
+	case int32:
+		return strconv.FormatInt(int64(v), 10)
+	case uint32:
+		return strconv.FormatUint(uint64(v), 10)
+	case uint64:
+		return strconv.FormatUint(v, 10)
+	}
+	panic(fmt.Sprintf("packaging: osquery has no flag type for %T", v))
+}
+
+// flagYAML is v as a YAML scalar of the same type: strings are always
+// quoted, so "10" stays a string.
+func flagYAML(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return flagText(v)
+}
+
 // FlagsText is what an admin appends to osquery.flags.
 func FlagsText() string {
-	return fmt.Sprintf(`# stagewatch: append to /etc/osquery/osquery.flags (or your --flagfile).
-# osqueryd starts every extension listed in extensions.load, and refuses to
-# run its schedule until stagewatch has registered.
---extensions_autoload=/%s
---extensions_require=stagewatch
-# Seconds osqueryd waits for stagewatch to register (plugins start first);
-# osqueryd passes it to the extension as --timeout, and table calls are cut
-# at 80%% of it.
---extensions_timeout=%d
-# Seconds between osqueryd <-> extension health checks.
---extensions_interval=3
-`, ExtensionsLoad, ExtensionsTimeout)
+	var b strings.Builder
+	b.WriteString("# stagewatch: append to /etc/osquery/osquery.flags (or your --flagfile).\n")
+	for _, f := range Flags() {
+		for _, c := range f.Comment {
+			b.WriteString("# " + c + "\n")
+		}
+		fmt.Fprintf(&b, "--%s=%s\n", f.Name, flagText(f.Value))
+	}
+	return b.String()
 }
 
 // SampleConfigText is the sample /etc/stagewatch/stagewatch.yaml: the host
@@ -284,12 +363,17 @@ AN0041: {}
 }
 
 // FleetAgentOptions is the agent_options snippet for delivering the
-// extension through fleetd (orbit).
+// extension through fleetd (orbit): a fleetctl apply `kind: config` document.
+// command_line_flags is generated from Flags, each value with osquery's type.
 func FleetAgentOptions() string {
-	return fmt.Sprintf(`# Fleet agent options for stagewatch (requires fleetd/orbit and a TUF
+	var b strings.Builder
+	b.WriteString(`# Fleet agent options for stagewatch (requires fleetd/orbit and a TUF
 # repository holding the extension as target "extensions/stagewatch",
 # file name stagewatch.ext). Merge into your existing agent_options: applying
 # this file as is replaces them. command_line_flags is not additive either.
+# For a fleet (formerly team), put the same two keys in that fleet's
+# agent_options; with GitOps, in agent_options of default.yml or the fleet's
+# file.
 apiVersion: v1
 kind: config
 spec:
@@ -299,8 +383,13 @@ spec:
         channel: stable
         platform: linux
     command_line_flags:
-      extensions_require: stagewatch
-      extensions_timeout: %d
-      extensions_interval: 3
-`, ExtensionsTimeout)
+      # osquery declares these flags as strings and Fleet refuses any other
+      # type: keep the quotes. fleetd sets extensions_autoload itself.
+`)
+	for _, f := range Flags() {
+		if f.Fleet {
+			fmt.Fprintf(&b, "      %s: %s\n", f.Name, flagYAML(f.Value))
+		}
+	}
+	return b.String()
 }

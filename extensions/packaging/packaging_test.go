@@ -6,15 +6,18 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stagewatch/stagewatch/internal/config"
+	"github.com/stagewatch/stagewatch/packs/fleetspec"
 )
 
 // TestPackage builds the real extension and Linux plugin, packages them and
@@ -43,7 +46,7 @@ func TestPackage(t *testing.T) {
 	files := readArchive(t, out)
 
 	for _, want := range []string{ExtensionPath, PluginDir + "/stagewatch-linux", ExtensionsLoad, FlagsSnippet,
-		SampleConfig, ShareDir + "/packs/det0014.conf", ShareDir + "/packs/fleet/det0014.queries.yml",
+		SampleConfig, ShareDir + "/packs/det0014.conf", ShareDir + "/packs/fleet/det0014.reports.yml",
 		ShareDir + "/packs/fleet/det0014.policies.yml", ShareDir + "/fleet/agent-options.yml", ShareDir + "/SHA256SUMS",
 		"usr/local/share/doc/stagewatch/tables.md"} {
 		if _, ok := files[want]; !ok {
@@ -65,9 +68,25 @@ func TestPackage(t *testing.T) {
 		t.Errorf("extensions.load = %q", got)
 	}
 	flags := string(files[FlagsSnippet].data)
-	for _, want := range []string{"--extensions_autoload=/etc/osquery/extensions.load", "--extensions_require=stagewatch", "--extensions_timeout=", "--extensions_interval="} {
+	for _, want := range []string{"--extensions_autoload=/etc/osquery/extensions.load", "--extensions_require=stagewatch", "--extensions_timeout=10\n", "--extensions_interval=3\n"} {
 		if !strings.Contains(flags, want) {
 			t.Errorf("flags snippet lacks %s:\n%s", want, flags)
+		}
+	}
+	// Every Fleet file in the package is one Fleet accepts.
+	for name, f := range files {
+		var err error
+		switch {
+		case f.hdr.Typeflag != tar.TypeReg:
+		case name == ShareDir+"/fleet/agent-options.yml" || (strings.HasPrefix(name, ShareDir+"/packs/fleet/") && path.Dir(name) == ShareDir+"/packs/fleet"):
+			_, err = fleetspec.DecodeApply(f.data)
+		case strings.HasSuffix(name, ".reports.yml"):
+			_, err = fleetspec.DecodeGitOpsReports(f.data)
+		case strings.HasSuffix(name, ".policies.yml"):
+			_, err = fleetspec.DecodeGitOpsPolicies(f.data)
+		}
+		if err != nil {
+			t.Errorf("%s: Fleet would refuse it: %v", name, err)
 		}
 	}
 
@@ -106,6 +125,66 @@ func TestPackage(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Error("two builds of the same inputs differ")
 	}
+}
+
+// The Fleet snippet carries every flag Fleet accepts from Flags, with the
+// value and the JSON type osquery's flag type gives it, and Fleet's own
+// strict decoding accepts it.
+func TestFleetAgentOptionsTyped(t *testing.T) {
+	t.Parallel()
+	f, err := fleetspec.DecodeApply([]byte(FleetAgentOptions()))
+	if err != nil {
+		t.Fatalf("Fleet would refuse the snippet: %v\n%s", err, FleetAgentOptions())
+	}
+	if len(f.AgentOptions) != 1 {
+		t.Fatalf("snippet holds %v, want one config document", f.Kinds)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(f.AgentOptions[0].CommandLineFlags, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{}
+	for _, fl := range Flags() {
+		if !fl.Fleet {
+			continue
+		}
+		// The JSON value a flag of that Go type becomes.
+		js, _ := json.Marshal(fl.Value)
+		var v any
+		_ = json.Unmarshal(js, &v)
+		want[fl.Name] = v
+	}
+	if len(got) != len(want) {
+		t.Errorf("command_line_flags %v, want %v", got, want)
+	}
+	for name, w := range want {
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("command_line_flags.%s = %#v, want %#v", name, g, w)
+		}
+	}
+	if ext, ok := f.AgentOptions[0].Extensions["stagewatch"]; !ok || ext.Platform != "linux" {
+		t.Errorf("extensions.stagewatch = %+v", ext)
+	}
+	// And osquery.flags has them all, the Fleet-refused ones included.
+	text := FlagsText()
+	for _, fl := range Flags() {
+		if line := "--" + fl.Name + "=" + flagText(fl.Value) + "\n"; !strings.Contains(text, line) {
+			t.Errorf("osquery.flags lacks %q", line)
+		}
+	}
+}
+
+func TestFlagsHaveOsqueryTypes(t *testing.T) {
+	t.Parallel()
+	for _, v := range []any{"x", true, int32(-1), uint32(1), uint64(1)} {
+		_ = flagText(v) // every osquery flag type renders
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("an int (no osquery flag type) was rendered")
+		}
+	}()
+	_ = flagText(10)
 }
 
 func TestArchiveRefusesWritableModes(t *testing.T) {

@@ -10,13 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/stagewatch/stagewatch/host"
+	"github.com/stagewatch/stagewatch/packs/fleetspec"
 	"github.com/stagewatch/stagewatch/packs/packdef"
 	"github.com/stagewatch/stagewatch/plugins/registry"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
@@ -106,8 +104,8 @@ func checkName(name string) error {
 	return nil
 }
 
-func checkInterval(seconds int) error {
-	if seconds <= 0 || seconds > packdef.MaxInterval {
+func checkInterval[T int | uint](seconds T) error {
+	if seconds <= 0 || uint64(seconds) > packdef.MaxInterval {
 		return fmt.Errorf("interval %d not in 1..%d seconds", seconds, packdef.MaxInterval)
 	}
 	return nil
@@ -127,102 +125,58 @@ func checkFleetPlatform(list string) error {
 	return nil
 }
 
-// decodeDocs decodes every YAML document of data strictly into fresh values
-// made by next.
-func decodeDocs(data []byte, next func() any) ([]any, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var out []any
-	for {
-		v := next()
-		err := dec.Decode(v)
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-}
-
-// CheckFleetApply parses a fleetctl apply file (kind: query or policy docs).
+// CheckFleetApply parses a fleetctl apply file as fleetctl does (see
+// fleetspec.DecodeApply): documents split on ---, each decoded strictly by
+// kind. A pack file holds reports or policies, not both.
 func CheckFleetApply(path string) ([]Query, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var kinds struct {
-		Kind string `yaml:"kind"`
-	}
-	if err := yaml.Unmarshal(data, &kinds); err != nil {
+	f, err := fleetspec.DecodeApply(data)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var queries []packdef.FleetQuery
-	var policies []packdef.FleetPolicy
-	switch kinds.Kind {
-	case "query":
-		docs, err := decodeDocs(data, func() any { return &packdef.FleetDoc[packdef.FleetQuery]{} })
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+	for _, k := range f.Kinds {
+		if k != f.Kinds[0] || (k != fleetspec.KindReport && k != fleetspec.KindPolicy) {
+			return nil, fmt.Errorf("%s: kinds %v: want only %s or only %s documents", path, f.Kinds, fleetspec.KindReport, fleetspec.KindPolicy)
 		}
-		for _, d := range docs {
-			doc := d.(*packdef.FleetDoc[packdef.FleetQuery])
-			if doc.APIVersion != "v1" || doc.Kind != "query" {
-				return nil, fmt.Errorf("%s: document %s/%s mixed into a query file", path, doc.APIVersion, doc.Kind)
-			}
-			queries = append(queries, doc.Spec)
-		}
-	case "policy":
-		docs, err := decodeDocs(data, func() any { return &packdef.FleetDoc[packdef.FleetPolicy]{} })
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		for _, d := range docs {
-			doc := d.(*packdef.FleetDoc[packdef.FleetPolicy])
-			if doc.APIVersion != "v1" || doc.Kind != "policy" {
-				return nil, fmt.Errorf("%s: document %s/%s mixed into a policy file", path, doc.APIVersion, doc.Kind)
-			}
-			policies = append(policies, doc.Spec)
-		}
-	default:
-		return nil, fmt.Errorf("%s: kind %q: want query or policy", path, kinds.Kind)
 	}
-	return checkFleet(path, queries, policies)
+	return checkFleet(path, f.Reports, f.Policies)
 }
 
-// CheckFleetGitOps parses a GitOps lib file: a list of queries (name ends in
-// .queries.yml) or policies (.policies.yml).
+// CheckFleetGitOps parses a GitOps lib file as fleetctl gitops does (see
+// fleetspec.DecodeGitOpsReports): environment expanded first, so an
+// unescaped $NAME is an error, then the list decoded strictly. The file
+// name says what it lists: .reports.yml or .policies.yml.
 func CheckFleetGitOps(path string) ([]Query, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	switch {
-	case strings.HasSuffix(path, ".queries.yml"):
-		var queries []packdef.FleetQuery
-		if err := dec.Decode(&queries); err != nil {
+	case strings.HasSuffix(path, ".reports.yml"):
+		reports, err := fleetspec.DecodeGitOpsReports(data)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return checkFleet(path, queries, nil)
+		return checkFleet(path, reports, nil)
 	case strings.HasSuffix(path, ".policies.yml"):
-		var policies []packdef.FleetPolicy
-		if err := dec.Decode(&policies); err != nil {
+		policies, err := fleetspec.DecodeGitOpsPolicies(data)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return checkFleet(path, nil, policies)
 	}
-	return nil, fmt.Errorf("%s: want a .queries.yml or .policies.yml file", path)
+	return nil, fmt.Errorf("%s: want a .reports.yml or .policies.yml file", path)
 }
 
-func checkFleet(path string, queries []packdef.FleetQuery, policies []packdef.FleetPolicy) ([]Query, error) {
+func checkFleet(path string, queries []fleetspec.ReportSpec, policies []fleetspec.PolicySpec) ([]Query, error) {
 	var errs []error
 	var out []Query
 	seen := map[string]bool{}
 	for _, q := range queries {
-		where := fmt.Sprintf("%s: query %q", path, q.Name)
+		where := fmt.Sprintf("%s: report %q", path, q.Name)
 		if seen[q.Name] {
 			errs = append(errs, fmt.Errorf("%s: duplicate name", where))
 		}

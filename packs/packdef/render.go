@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stagewatch/stagewatch/packs/fleetspec"
 )
 
 // OsqueryPack is osquery's pack format (the JSON a --config_path pack entry
@@ -31,8 +33,10 @@ type OsqueryQuery struct {
 	Shard       int    `json:"shard,omitempty"`
 }
 
-// FleetQuery is the spec of Fleet's `kind: query` (fleetctl apply) and one
-// entry of a GitOps queries file.
+// FleetQuery is the spec of Fleet's `kind: report` (fleetctl apply; Fleet
+// renamed queries to reports and maps the old `kind: query` with a warning)
+// and one entry of a GitOps reports file. packs/fleetspec.ReportSpec mirrors
+// the Fleet struct that reads it.
 type FleetQuery struct {
 	Name               string `yaml:"name" json:"name"`
 	Description        string `yaml:"description" json:"description"`
@@ -46,7 +50,7 @@ type FleetQuery struct {
 }
 
 // FleetPolicy is the spec of Fleet's `kind: policy` and one entry of a GitOps
-// policies file.
+// policies file (mirrored by packs/fleetspec.PolicySpec).
 type FleetPolicy struct {
 	Name        string `yaml:"name" json:"name"`
 	Description string `yaml:"description" json:"description"`
@@ -180,24 +184,29 @@ func (s *Source) Render() (map[string][]byte, error) {
 		return nil, err
 	}
 
-	var applyQueries, applyPolicies []any
+	var applyReports, applyPolicies []any
 	for _, q := range queries {
-		applyQueries = append(applyQueries, FleetDoc[FleetQuery]{APIVersion: "v1", Kind: "query", Spec: q})
+		applyReports = append(applyReports, FleetDoc[FleetQuery]{APIVersion: fleetspec.APIVersion, Kind: fleetspec.KindReport, Spec: q})
 	}
 	for _, p := range policies {
-		applyPolicies = append(applyPolicies, FleetDoc[FleetPolicy]{APIVersion: "v1", Kind: "policy", Spec: p})
+		applyPolicies = append(applyPolicies, FleetDoc[FleetPolicy]{APIVersion: fleetspec.APIVersion, Kind: fleetspec.KindPolicy, Spec: p})
 	}
 	header := fmt.Sprintf(generatedHeader, s.Name)
-	if files["fleet/"+s.Name+".queries.yml"], err = yamlDocs(header, applyQueries); err != nil {
+	if files["fleet/"+s.Name+".reports.yml"], err = yamlDocs(header, applyReports); err != nil {
 		return nil, err
 	}
 	if files["fleet/"+s.Name+".policies.yml"], err = yamlDocs(header, applyPolicies); err != nil {
 		return nil, err
 	}
-	if files["fleet/gitops/lib/"+s.Name+".queries.yml"], err = yamlDoc(header, queries); err != nil {
+	// fleetctl gitops expands $NAME in these files before parsing them.
+	gitops := func(v any) ([]byte, error) {
+		data, err := yamlDoc(header, v)
+		return []byte(fleetspec.EscapeGitOps(string(data))), err
+	}
+	if files["fleet/gitops/lib/"+s.Name+".reports.yml"], err = gitops(queries); err != nil {
 		return nil, err
 	}
-	if files["fleet/gitops/lib/"+s.Name+".policies.yml"], err = yamlDoc(header, policies); err != nil {
+	if files["fleet/gitops/lib/"+s.Name+".policies.yml"], err = gitops(policies); err != nil {
 		return nil, err
 	}
 	return files, nil
@@ -218,11 +227,15 @@ func yamlDoc(header string, v any) ([]byte, error) {
 }
 
 // yamlDocs writes a multi-document file, the form fleetctl apply -f reads.
+// The header stays inside the first document: fleetctl splits on ---, and a
+// comment above the first one would be a document without kind or spec.
 func yamlDocs(header string, docs []any) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString(header)
-	for _, d := range docs {
-		buf.WriteString("---\n")
+	for i, d := range docs {
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
 		enc := yaml.NewEncoder(&buf)
 		enc.SetIndent(2)
 		if err := enc.Encode(d); err != nil {

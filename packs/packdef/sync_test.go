@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stagewatch/stagewatch/packs/fleetspec"
 )
 
 // The generated packs are checked in; regenerating them in memory must give
@@ -112,5 +114,56 @@ func TestFleetPlatform(t *testing.T) {
 	}
 	if _, err := FleetPlatform("freebsd"); err == nil {
 		t.Error("freebsd has no Fleet equivalent but was accepted")
+	}
+}
+
+// A $ in a query reaches Fleet unchanged both ways: fleetctl apply reads the
+// text as is, and the GitOps file carries the escapes fleetctl gitops
+// removes. Both files decode strictly as Fleet decodes them.
+func TestRenderForFleet(t *testing.T) {
+	t.Parallel()
+	const query = `SELECT path FROM file WHERE path LIKE '$HOME/%' AND json_extract(x, '$.a') = '${USER}';`
+	src, err := Parse([]byte(`name: p
+description: d
+platform: linux
+queries:
+  - name: q
+    description: costs $5 to read
+    value: v
+    query: "` + query + `"
+    interval: 60
+    logging: snapshot
+policies:
+  - name: pol
+    description: d
+    resolution: echo $PATH
+    query: "` + query + `"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := src.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gitops := string(files["fleet/gitops/lib/p.reports.yml"])
+	if !strings.Contains(gitops, `'\$HOME/%'`) || !strings.Contains(gitops, `'$.a'`) || !strings.Contains(gitops, `'\${USER}'`) {
+		t.Errorf("GitOps reports file not escaped as needed:\n%s", gitops)
+	}
+	reports, err := fleetspec.DecodeGitOpsReports([]byte(gitops))
+	if err != nil || len(reports) != 1 || reports[0].Query != query {
+		t.Errorf("GitOps reports decode to %+v, %v; want the query %q", reports, err, query)
+	}
+	policies, err := fleetspec.DecodeGitOpsPolicies(files["fleet/gitops/lib/p.policies.yml"])
+	if err != nil || len(policies) != 1 || policies[0].Query != query || policies[0].Resolution != "echo $PATH" {
+		t.Errorf("GitOps policies decode to %+v, %v", policies, err)
+	}
+	apply, err := fleetspec.DecodeApply(files["fleet/p.reports.yml"])
+	if err != nil || len(apply.Reports) != 1 || apply.Reports[0].Query != query || apply.Kinds[0] != fleetspec.KindReport {
+		t.Errorf("apply reports decode to %+v, %v", apply, err)
+	}
+	apply, err = fleetspec.DecodeApply(files["fleet/p.policies.yml"])
+	if err != nil || len(apply.Policies) != 1 || apply.Policies[0].Query != query {
+		t.Errorf("apply policies decode to %+v, %v", apply, err)
 	}
 }
