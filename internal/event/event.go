@@ -53,17 +53,19 @@ type Actor struct {
 	User    string // name, when the source gives one (Windows DOMAIN\user, AWS ARN…)
 	Session string // login session (audit ses, Windows logon id, …)
 	TTY     string // controlling terminal, empty if none
+	// Interactive and Elevated are set by the collector or parser that
+	// knows what they mean on its platform: a terminal on Linux, the logon
+	// type on Windows (interactive, remote interactive), a tty or login
+	// session on macOS; root rights a login user does not have on Linux
+	// and macOS, a high or system integrity level of a user's token on
+	// Windows. The model never infers them from uids.
+	Interactive bool // a person at a terminal or an interactive logon
+	Elevated    bool // rights the login identity does not have
 }
 
-// Interactive reports whether the actor has a terminal or a login session.
-func (a Actor) Interactive() bool {
+// HasTerminal reports whether TTY names a controlling terminal.
+func (a *Actor) HasTerminal() bool {
 	return a.TTY != "" && a.TTY != "(none)" && a.TTY != "?"
-}
-
-// Elevated reports whether the actor ran with root/admin rights that its
-// login identity does not have.
-func (a Actor) Elevated() bool {
-	return a.EUID == 0 && (a.AUID > 0 || a.UID > 0)
 }
 
 // Process is the process that did it.
@@ -160,7 +162,7 @@ func (a *Actor) String() string {
 	if a.AUID >= 0 {
 		parts = append(parts, "auid "+strconv.FormatInt(a.AUID, 10))
 	}
-	if a.Interactive() {
+	if a.HasTerminal() {
 		parts = append(parts, "tty "+a.TTY)
 	}
 	if a.Session != "" {

@@ -213,7 +213,11 @@ func Classify(exe string, argv []string, style PathStyle) Command {
 		c = Command{Kind: CommandScript}
 	case famCopy:
 		c = Command{Kind: CommandCopy}
-		if pos := positionals(args); len(pos) >= 2 {
+		switch pos := style.positionals(args); {
+		case len(pos) >= 2 && t.name == "robocopy":
+			// robocopy SOURCE DEST [FILE…]: the files are filters of SOURCE.
+			c.Output, c.Inputs = pos[1], pos[:1]
+		case len(pos) >= 2:
 			c.Output, c.Inputs = pos[len(pos)-1], pos[:len(pos)-1]
 		}
 	case famGpg:
@@ -224,7 +228,7 @@ func Classify(exe string, argv []string, style PathStyle) Command {
 		c = classifyAge(args)
 	case famZipcloak, famCcrypt:
 		c = Command{Kind: CommandEncryptor, Encrypted: true}
-		if pos := positionals(args); len(pos) > 0 {
+		if pos := style.positionals(args); len(pos) > 0 {
 			c.Inputs = pos[:1]
 			c.Output = pos[0]
 		}
@@ -239,14 +243,17 @@ func Classify(exe string, argv []string, style PathStyle) Command {
 	return c
 }
 
-// positionals returns the arguments that are not options ("--" ends options).
-func positionals(args []string) []string {
+// positionals returns the arguments that are not options ("--" ends
+// options). On Windows a switch may also start with '/' (robocopy /E /MIR,
+// xcopy /S /I): a path there starts with a drive letter or \\, so such an
+// argument is never a path.
+func (s PathStyle) positionals(args []string) []string {
 	var out []string
 	for i, a := range args {
 		if a == "--" {
 			return append(out, args[i+1:]...)
 		}
-		if len(a) > 1 && a[0] == '-' {
+		if len(a) > 1 && (a[0] == '-' || (s == Windows && a[0] == '/')) {
 			continue
 		}
 		out = append(out, a)

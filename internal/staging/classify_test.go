@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/stagewatch/stagewatch/internal/event"
 )
 
 func psEncode(s string) string {
@@ -115,7 +117,12 @@ func TestClassify(t *testing.T) {
 		{Posix, []string{"zipcloak", "l.zip"}, want{CommandEncryptor, "zipcloak", "l.zip", []string{"l.zip"}, true}},
 		// copies and the rest
 		{Posix, []string{"cp", "-r", "/home/a/docs", "/tmp/loot"}, want{CommandCopy, "cp", "/tmp/loot", []string{"/home/a/docs"}, false}},
-		{Windows, []string{`C:\Windows\System32\Robocopy.exe`, `C:\Users\bob\Documents`, `C:\Users\Public\s`, "/E"}, want{CommandCopy, "robocopy", "/E", []string{`C:\Users\bob\Documents`, `C:\Users\Public\s`}, false}},
+		// Windows switches are options, never the destination.
+		{Windows, []string{`C:\Windows\System32\Robocopy.exe`, `C:\Users\bob\Documents`, `C:\Users\Public\s`, "/E"}, want{CommandCopy, "robocopy", `C:\Users\Public\s`, []string{`C:\Users\bob\Documents`}, false}},
+		{Windows, []string{"robocopy", `C:\Users\bob\Documents`, `\\fs01\c$\stage`, "*.docx", "/MIR", "/R:1", "/W:1"}, want{CommandCopy, "robocopy", `\\fs01\c$\stage`, []string{`C:\Users\bob\Documents`}, false}},
+		{Windows, []string{`xcopy.exe`, `C:\Users\bob\Desktop`, `C:\Users\Public\loot`, "/S", "/I", "/H", "/Y"}, want{CommandCopy, "xcopy", `C:\Users\Public\loot`, []string{`C:\Users\bob\Desktop`}, false}},
+		// On POSIX a leading slash is a path.
+		{Posix, []string{"cp", "-r", "/home/bob/docs", "/tmp/s"}, want{CommandCopy, "cp", "/tmp/s", []string{"/home/bob/docs"}, false}},
 		{Posix, []string{"/usr/bin/ls", "-la"}, want{}},
 		{Posix, []string{""}, want{}},
 		{Posix, nil, want{}},
@@ -213,17 +220,18 @@ func FuzzClassify(f *testing.F) {
 		if cmd.Kind != CommandOther && cmd.Tool == "" {
 			t.Fatalf("kind %v without a tool", cmd.Kind)
 		}
+		c := mustCorrelator(t, style)
 		for _, in := range append(cmd.Inputs, cmd.Output) {
 			r := ResolvePath(cwd, style.stripGlob(in), style)
-			_, _ = locate(mustRoots(t, style), style, r)
+			_, _ = locate(c.roots, style, r)
 		}
-		_ = formatProcess(exe, argv)
+		_ = c.formatProcess(exe, &event.Process{Argv: argv})
 		_ = hasArchiveExt(exe)
 		_ = categorize(exe, style)
 	})
 }
 
-func mustRoots(t *testing.T, style PathStyle) []root {
+func mustCorrelator(t *testing.T, style PathStyle) *Correlator {
 	platform := "linux"
 	if style == Windows {
 		platform = "windows"
@@ -232,5 +240,5 @@ func mustRoots(t *testing.T, style PathStyle) []root {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.roots
+	return c
 }

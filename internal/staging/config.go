@@ -147,11 +147,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	switch cfg.PathStyle {
 	case PathAuto:
-		cfg.PathStyle = Posix
-		if cfg.Platform == "windows" {
+		switch cfg.Platform {
+		case "windows":
 			cfg.PathStyle = Windows
+		case "darwin":
+			cfg.PathStyle = Mac
+		default:
+			cfg.PathStyle = Posix
 		}
-	case Posix, Windows:
+	case Posix, Windows, Mac:
 	default:
 		return cfg, fieldErr("PathStyle", "unknown style %d", cfg.PathStyle)
 	}

@@ -183,8 +183,11 @@ func New(cfg Config) (*Correlator, error) {
 			return nil, fieldErr("AllowedPaths", "empty pattern")
 		}
 		n := p
-		if c.style == Windows {
+		switch c.style {
+		case Windows:
 			n = strings.ToLower(strings.ReplaceAll(p, "/", `\`))
+		case Mac:
+			n = lowerASCIIString(p)
 		}
 		c.allowedPaths = append(c.allowedPaths, n)
 	}
@@ -381,18 +384,14 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 		}
 		raw = ResolvePath(ev.Process.Cwd, raw, c.style)
 	}
-	norm := raw
-	if c.style != Windows {
-		norm = c.style.normalize(raw)
-	} else if !strings.Contains(raw, "..") {
-		// Cheap rejection before normalizing, which allocates on Windows.
+	if c.style.folds() && !strings.Contains(raw, "..") {
+		// Cheap rejection before normalizing, which allocates where the
+		// style folds case.
 		if _, ok := locate(c.roots, c.style, raw); !ok {
 			return nil
 		}
 	}
-	if c.style == Windows {
-		norm = c.style.normalize(raw)
-	}
+	norm := c.style.normalize(raw)
 	pl, ok := locate(c.roots, c.style, norm)
 	if !ok || pl.isRoot {
 		return nil
@@ -482,7 +481,7 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 		}
 	} else if len(g.files) < c.cfg.MaxFilesPerGroup && c.files < c.cfg.MaxFiles || c.pruneFiles(g) {
 		display := norm
-		if c.style == Windows && len(raw) == len(norm) {
+		if c.style.folds() && len(raw) == len(norm) {
 			display = raw
 		}
 		g.files[norm] = &fileRec{display: display, size: max(size, 0), first: t, last: t,

@@ -12,13 +12,15 @@ import (
 var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
 var (
-	alice     = event.Actor{UID: 1000, EUID: 1000, AUID: 1000, User: "alice", Session: "3", TTY: "pts/0"}
-	aliceRoot = event.Actor{UID: 0, EUID: 0, AUID: 1000, User: "root", Session: "3", TTY: "pts/0"}
+	// The collectors set Interactive and Elevated, as each platform's
+	// sensor tells them; the correlator only reads them.
+	alice     = event.Actor{UID: 1000, EUID: 1000, AUID: 1000, User: "alice", Session: "3", TTY: "pts/0", Interactive: true}
+	aliceRoot = event.Actor{UID: 0, EUID: 0, AUID: 1000, User: "root", Session: "3", TTY: "pts/0", Interactive: true, Elevated: true}
 	aliceCron = event.Actor{UID: 1000, EUID: 1000, AUID: 1000, User: "alice", Session: "9"}
-	bob       = event.Actor{UID: 1001, EUID: 1001, AUID: 1001, User: "bob", Session: "4", TTY: "pts/1"}
+	bob       = event.Actor{UID: 1001, EUID: 1001, AUID: 1001, User: "bob", Session: "4", TTY: "pts/1", Interactive: true}
 	daemon    = event.Actor{UID: 0, EUID: 0, AUID: event.Unknown, User: "root"}
-	winBob    = event.Actor{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown, User: `CORP\bob`, Session: "0x3e7a1"}
-	macCarol  = event.Actor{UID: 501, EUID: 501, AUID: 501, User: "carol", Session: "100016", TTY: "ttys001"}
+	winBob    = event.Actor{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown, User: `CORP\bob`, Session: "0x3e7a1", Interactive: true}
+	macCarol  = event.Actor{UID: 501, EUID: 501, AUID: 501, User: "carol", Session: "100016", TTY: "ttys001", Interactive: true}
 )
 
 // ev builders: times are offsets from t0.
@@ -96,6 +98,7 @@ func TestScenarios(t *testing.T) {
 		files    int64
 		reason   []string
 		minScore int
+		process  string // the detection's process column, when checked
 	}{
 		{
 			name: "tar czf of a staged dir",
@@ -308,6 +311,8 @@ func TestScenarios(t *testing.T) {
 				one(fileEv(3*time.Minute+time.Second, event.KindFileWrite, `C:\Users\bob\AppData\Local\Temp\x.7z`, 1_000_000, 4200, `C:\Program Files\7-Zip\7z.exe`, winBob))),
 			want: 1, staging: `C:\Users\Bob\AppData\Local\Temp\x`, archive: `C:\Users\bob\AppData\Local\Temp\x.7z`, files: 3,
 			reason: []string{`CORP\bob copied 3 files (2 documents, 1 mail store`, "with 7z", "with a password"}, minScore: 70,
+			// As Windows writes it: no doubled backslashes.
+			process: `"C:\Program Files\7-Zip\7z.exe" a -pHunter2 C:\Users\bob\AppData\Local\Temp\x.7z C:\Users\bob\AppData\Local\Temp\x\*`,
 		},
 		{
 			name: "Windows Compress-Archive in PowerShell",
@@ -340,6 +345,40 @@ func TestScenarios(t *testing.T) {
 				one(execEv(time.Minute, 5201, 5000, "/private/var/folders/zz/abc123/T", macCarol, nil, "/usr/bin/zip", "-r", "st.zip", "st"))),
 			want: 1, staging: "/private/var/folders/zz/abc123/T/st", files: 2,
 		},
+		{
+			// The collector says what elevated means on its platform; the
+			// model does not guess it from uids.
+			name: "uid 0 is not elevated unless the collector says so",
+			cfg:  Config{AnalyticID: "AN0041", Platform: "linux", UserContext: []string{"elevated"}},
+			events: seq(copyInto(0, 380, "/usr/bin/cp", event.Actor{UID: 0, EUID: 0, AUID: 1000, TTY: "pts/0"}, "/tmp/loot/a.docx", "/tmp/loot/b.docx"),
+				one(execEv(time.Minute, 381, 100, "/tmp", event.Actor{UID: 0, EUID: 0, AUID: 1000, TTY: "pts/0"}, nil, "/usr/bin/tar", "cf", "loot.tar", "loot"))),
+			want: 0,
+		},
+		{
+			name: "a Windows interactive logon passes the interactive gate without a tty",
+			cfg:  Config{AnalyticID: "AN0040", Platform: "windows", Host: "WS-7", UserContext: []string{"interactive"}},
+			events: seq(copyInto(0, 4104, `C:\Windows\explorer.exe`, winBob, `C:\Users\Public\st\a.docx`, `C:\Users\Public\st\b.xlsx`),
+				one(execEv(time.Minute, 4204, 4000, `C:\Users\bob`, winBob, nil, `C:\Program Files\7-Zip\7z.exe`, "a", `C:\Users\Public\st.7z`, `C:\Users\Public\st`))),
+			want: 1, staging: `C:\Users\Public\st`, files: 2,
+			reason: []string{`CORP\bob copied 2 files`},
+		},
+		{
+			// macOS's default file system ignores case: /users/shared/STAGE
+			// is the directory the files went into.
+			name: "macOS paths compare case-insensitively",
+			cfg:  macCfg,
+			events: seq(copyInto(0, 5102, "/bin/cp", macCarol, "/Users/Shared/Stage/Q3 Plan.docx", "/Users/Shared/Stage/ledger.numbers"),
+				one(execEv(time.Minute, 5202, 5000, "/Users/carol", macCarol, nil, "/usr/bin/zip", "-r", "/users/shared/stage.zip", "/users/shared/STAGE"))),
+			want: 1, staging: "/Users/Shared/Stage", archive: "/users/shared/stage.zip", files: 2,
+			process: "/usr/bin/zip -r /users/shared/stage.zip /users/shared/STAGE",
+		},
+		{
+			name: "the same spelled on Linux names another directory",
+			cfg:  Config{AnalyticID: "AN0041", Platform: "linux", StagingDirectories: []string{"/Users/Shared/"}},
+			events: seq(copyInto(0, 5103, "/bin/cp", macCarol, "/Users/Shared/Stage/Q3 Plan.docx", "/Users/Shared/Stage/ledger.numbers"),
+				one(execEv(time.Minute, 5203, 5000, "/Users/carol", macCarol, nil, "/usr/bin/zip", "-r", "/users/shared/stage.zip", "/users/shared/STAGE"))),
+			want: 0,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -368,6 +407,9 @@ func TestScenarios(t *testing.T) {
 				if !strings.Contains(d.Reason, r) {
 					t.Errorf("reason %q lacks %q", d.Reason, r)
 				}
+			}
+			if tc.process != "" && d.Process != tc.process {
+				t.Errorf("process %s, want %s", d.Process, tc.process)
 			}
 			if d.Score < tc.minScore {
 				t.Errorf("score %d below %d (%s)", d.Score, tc.minScore, d.Reason)

@@ -110,7 +110,7 @@ func isDownloader(base string) bool {
 // evaluate builds the detection for step s from the staged files it covers,
 // or reports that it does not qualify.
 func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
-	if !c.gateAny && !(c.gateInter && s.actor.Interactive()) && !(c.gateElev && s.actor.Elevated()) {
+	if !c.gateAny && !(c.gateInter && s.actor.Interactive) && !(c.gateElev && s.actor.Elevated) {
 		return event.Detection{}, false
 	}
 	since := s.time - c.window
@@ -216,7 +216,7 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 		evidence = append(evidence, event.Evidence{Time: time.Unix(0, s.enc.time).UTC(), Kind: "exec", Path: s.enc.output,
 			PID: s.enc.pid, Cmdline: s.enc.process, Actor: actor, Note: "encryption of the archive (" + s.enc.tool + ")"})
 	}
-	score := computeScore(files, bytes, cats, encrypted, s.actor.Elevated(), s.actor.Interactive())
+	score := computeScore(files, bytes, cats, encrypted, s.actor.Elevated, s.actor.Interactive)
 	d := event.Detection{
 		Time:        time.Unix(0, s.time).UTC(),
 		DetectionID: c.cfg.DetectionID,
@@ -384,7 +384,7 @@ func shortActor(a *event.Actor) string {
 	if a.AUID >= 0 && a.AUID != a.UID {
 		parts = append(parts, "auid "+strconv.FormatInt(a.AUID, 10))
 	}
-	if a.Interactive() {
+	if a.HasTerminal() {
 		parts = append(parts, a.TTY)
 	}
 	if len(parts) == 0 {
@@ -393,15 +393,29 @@ func shortActor(a *event.Actor) string {
 	return a.Name() + " (" + strings.Join(parts, ", ") + ")"
 }
 
-// formatProcess renders exe and arguments as one line, quoting arguments
-// that hold spaces or quotes.
-func formatProcess(exe string, argv []string) string {
-	var b strings.Builder
-	if exe == "" && len(argv) > 0 {
-		exe = argv[0]
+// formatProcess renders a process as the platform writes a command line,
+// the executable's path first: on Windows the line the OS recorded or argv
+// quoted as Windows reads it back (backslashes stay single), elsewhere
+// argv's arguments quoted where they hold spaces or quotes.
+func (c *Correlator) formatProcess(exe string, p *event.Process) string {
+	if exe == "" && len(p.Argv) > 0 {
+		exe = p.Argv[0]
 	}
+	if c.style == Windows {
+		if p.CommandLine != "" {
+			return p.CommandLine
+		}
+		var b strings.Builder
+		b.WriteString(event.WindowsQuote(exe))
+		for _, a := range argvTail(p.Argv) {
+			b.WriteByte(' ')
+			b.WriteString(event.WindowsQuote(a))
+		}
+		return b.String()
+	}
+	var b strings.Builder
 	b.WriteString(quoteArg(exe))
-	for _, a := range argvTail(argv) {
+	for _, a := range argvTail(p.Argv) {
 		b.WriteByte(' ')
 		b.WriteString(quoteArg(a))
 	}

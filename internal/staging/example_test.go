@@ -14,7 +14,8 @@ func Example() {
 		panic(err)
 	}
 	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	alice := event.Actor{UID: 0, EUID: 0, AUID: 1000, User: "root", Session: "3", TTY: "pts/0"}
+	// As the Linux collectors report root through sudo at a terminal.
+	alice := event.Actor{UID: 0, EUID: 0, AUID: 1000, User: "root", Session: "3", TTY: "pts/0", Interactive: true, Elevated: true}
 	cp := event.Process{PID: 4242, Exe: "/usr/bin/cp", Cwd: "/home/alice"}
 	for i, name := range []string{"q3.docx", "plan.pdf", "staff.xlsx", "db.sqlite", "notes.txt"} {
 		c.Observe(&event.Event{Time: start.Add(time.Duration(i) * time.Second), Kind: event.KindFileWrite,

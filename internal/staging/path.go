@@ -9,13 +9,18 @@ import (
 type PathStyle uint8
 
 const (
-	// PathAuto picks Windows for Platform "windows" and Posix otherwise.
+	// PathAuto picks Windows for Platform "windows", Mac for "darwin" and
+	// Posix otherwise.
 	PathAuto PathStyle = iota
 	// Posix paths are case-sensitive and separated by '/'.
 	Posix
 	// Windows paths are case-insensitive, separated by '\' or '/', and
 	// start with a drive letter or a UNC share.
 	Windows
+	// Mac paths are separated by '/' and compare case-insensitively, as on
+	// macOS's default file system (APFS or HFS+, case-insensitive): ASCII
+	// letters fold; other letters compare as written.
+	Mac
 )
 
 func (s PathStyle) String() string {
@@ -24,9 +29,14 @@ func (s PathStyle) String() string {
 		return "posix"
 	case Windows:
 		return "windows"
+	case Mac:
+		return "mac"
 	}
 	return "auto"
 }
+
+// folds reports whether the style compares paths case-insensitively.
+func (s PathStyle) folds() bool { return s == Windows || s == Mac }
 
 func (s PathStyle) isSep(b byte) bool {
 	return b == '/' || (s == Windows && b == '\\')
@@ -47,12 +57,13 @@ func lowerASCII(b byte) byte {
 }
 
 // byteEq compares one byte of a pattern that has been normalized (lower case
-// and '\' separators on Windows) with one byte of a raw path.
+// where the style folds, '\' separators on Windows) with one byte of a raw
+// path.
 func (s PathStyle) byteEq(pattern, raw byte) bool {
-	if s != Windows {
+	if !s.folds() {
 		return pattern == raw
 	}
-	if raw == '/' {
+	if raw == '/' && s == Windows {
 		raw = '\\'
 	}
 	return pattern == lowerASCII(raw)
@@ -92,7 +103,7 @@ func (s PathStyle) hasPrefixNorm(raw, prefix string) bool {
 	if len(raw) < len(prefix) {
 		return false
 	}
-	if s != Windows {
+	if !s.folds() {
 		return raw[:len(prefix)] == prefix
 	}
 	for i := 0; i < len(prefix); i++ {
@@ -127,13 +138,17 @@ func (s PathStyle) isAbs(p string) bool {
 	return len(p) >= 2 && s.isSep(p[0]) && s.isSep(p[1])
 }
 
-// normalize returns the comparison form of an absolute path: cleaned, and on
-// Windows lower case with '\' separators and no \\?\ prefix. Relative paths
-// come back cleaned but are never under a staging root.
+// normalize returns the comparison form of an absolute path: cleaned, lower
+// case where the style folds, and on Windows with '\' separators and no \\?\
+// prefix. Relative paths come back cleaned but are never under a staging
+// root.
 func (s PathStyle) normalize(p string) string {
 	if s != Windows {
 		if needsClean(p) {
-			return path.Clean(p)
+			p = path.Clean(p)
+		}
+		if s == Mac {
+			p = lowerASCIIString(p)
 		}
 		return p
 	}
@@ -252,9 +267,43 @@ func ResolvePath(cwd, p string, style PathStyle) string {
 		return style.normalize(p)
 	}
 	if !strings.HasPrefix(p, "/") && cwd != "" {
-		return path.Join(cwd, p)
+		p = path.Join(cwd, p)
 	}
 	return style.normalize(p)
+}
+
+// displayPath is p resolved against cwd as a person reads it: the spelling
+// the event gave, where normalize would fold case (a relative Windows path
+// takes its comparison form, as the cwd's own spelling is not known).
+func (s PathStyle) displayPath(cwd, p string) string {
+	switch s {
+	case Windows:
+		if s.isAbs(p) {
+			return p
+		}
+		return ResolvePath(cwd, p, s)
+	case Mac:
+		if !strings.HasPrefix(p, "/") && cwd != "" {
+			return path.Join(cwd, p)
+		}
+		return path.Clean(p)
+	}
+	return ResolvePath(cwd, p, s)
+}
+
+// lowerASCIIString folds ASCII letters, allocating only when there are any
+// upper-case ones.
+func lowerASCIIString(p string) string {
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(p)
+			for j := i; j < len(b); j++ {
+				b[j] = lowerASCII(b[j])
+			}
+			return string(b)
+		}
+	}
+	return p
 }
 
 // under reports whether the normalized path p is dir or lies below it.

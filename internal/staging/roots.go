@@ -24,6 +24,9 @@ func parseRoot(spec string, style PathStyle) (root, error) {
 		return r, &RootError{Dir: spec, Kind: RootNotAbsolute, Problem: fmt.Sprintf("%q is not an absolute path", spec)}
 	}
 	n := spec
+	if style == Mac {
+		n = lowerASCIIString(spec)
+	}
 	if style == Windows {
 		b := []byte(spec)
 		for i, c := range b {

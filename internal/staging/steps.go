@@ -79,7 +79,7 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		// operands are its inputs, an operand with an archive suffix
 		// its output.
 		cmd = Command{Kind: CommandArchiver, Tool: strings.ToLower(base)}
-		for _, a := range positionals(argvTail(p.Argv)) {
+		for _, a := range c.style.positionals(argvTail(p.Argv)) {
 			if cmd.Output == "" && hasArchiveExt(strings.ToLower(a)) {
 				cmd.Output = a
 			} else {
@@ -97,7 +97,7 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 	}
 	c.stats.ArchiveSteps++
 	s := &step{key: key, kind: CommandArchiver, time: t, pid: p.PID, ppid: p.PPID, actor: ev.Actor,
-		exe: exe, process: formatProcess(exe, p.Argv), tool: cmd.Tool, encrypted: cmd.Encrypted}
+		exe: exe, process: c.formatProcess(exe, p), tool: cmd.Tool, encrypted: cmd.Encrypted}
 	for _, in := range cmd.Inputs {
 		if in == "-" || in == "" {
 			continue
@@ -116,10 +116,7 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		s.output, s.outDisp = "-", "-"
 	default:
 		s.output = ResolvePath(p.Cwd, cmd.Output, c.style)
-		s.outDisp = s.output
-		if c.style == Windows && c.style.isAbs(cmd.Output) {
-			s.outDisp = cmd.Output
-		}
+		s.outDisp = c.style.displayPath(p.Cwd, cmd.Output)
 		if pl, ok := locate(c.roots, c.style, s.output); ok && !pl.inRoot && !pl.isRoot {
 			s.refs = append(s.refs, pl.group)
 		}
@@ -145,7 +142,7 @@ func (c *Correlator) archiveFileStep(ev *event.Event, t int64, raw, norm string,
 	}
 	c.stats.ArchiveSteps++
 	s := &step{key: key, kind: CommandArchiver, fileStep: true, time: t, pid: ev.Process.PID, ppid: ev.Process.PPID,
-		actor: ev.Actor, exe: ev.Process.Exe, process: formatProcess(ev.Process.Exe, ev.Process.Argv),
+		actor: ev.Actor, exe: ev.Process.Exe, process: c.formatProcess(ev.Process.Exe, &ev.Process),
 		tool: c.style.baseName(ev.Process.Exe), output: norm, outDisp: raw}
 	if s.tool == "" {
 		s.tool = "an unknown process"
@@ -192,9 +189,9 @@ func (c *Correlator) encryptionStep(ev *event.Event, t int64, cmd Command) []eve
 			continue
 		}
 		c.stats.EncryptionSteps++
-		s.enc = &encryption{time: t, tool: cmd.Tool, pid: p.PID, process: formatProcess(p.Exe, p.Argv), output: cmd.Output}
+		s.enc = &encryption{time: t, tool: cmd.Tool, pid: p.PID, process: c.formatProcess(p.Exe, p), output: cmd.Output}
 		if s.enc.output != "" && s.enc.output != "-" {
-			s.enc.output = ResolvePath(p.Cwd, cmd.Output, c.style)
+			s.enc.output = c.style.displayPath(p.Cwd, cmd.Output)
 		}
 		out = c.emit(s, out)
 	}

@@ -215,7 +215,7 @@ func TestFixtures(t *testing.T) {
 						t.Errorf("tar cwd %q exe %q", ev.Process.Cwd, ev.Process.Exe)
 					}
 					a := ev.Actor
-					if a.UID != 1000 || a.EUID != 1000 || a.AUID != 1000 || a.TTY != "pts0" || a.User != "cloudsdk" || !a.Interactive() || a.Session == "" {
+					if a.UID != 1000 || a.EUID != 1000 || a.AUID != 1000 || a.TTY != "pts0" || a.User != "cloudsdk" || !a.Interactive || a.Session == "" {
 						t.Errorf("tar actor %+v", a)
 					}
 					if ev.Source != "audit" || ev.Process.PID <= 0 || ev.Process.PPID <= 0 {
@@ -253,7 +253,7 @@ func TestFixtures(t *testing.T) {
 			want: []want{
 				{event.KindExec, argv0("tar", "-xzf", docs+"/bundle.tgz", "-C", "/tmp/sw-extract"), func(t *testing.T, ev *event.Event) {
 					a := ev.Actor
-					if a.UID != 0 || a.AUID != 1001 || a.Interactive() || a.User != "" || !a.Elevated() {
+					if a.UID != 0 || a.AUID != 1001 || a.Interactive || a.User != "" || !a.Elevated {
 						t.Errorf("benign actor %+v", a)
 					}
 				}},

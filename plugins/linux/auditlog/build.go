@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/plugins/linux/linuxactor"
 )
 
 // unsetID is how the kernel prints an unset login uid or session.
@@ -251,6 +252,7 @@ func (a *Assembler) actor(sc *Record) event.Actor {
 	} else if name, ok := sc.Enriched("UID"); ok {
 		act.User = name
 	}
+	linuxactor.Set(&act)
 	return act
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stagewatch/stagewatch/internal/staging"
 )
 
 // markMask is what each filesystem mark asks for.
@@ -24,11 +26,29 @@ import (
 const markMask = unix.FAN_CREATE | unix.FAN_CLOSE_WRITE | unix.FAN_RENAME | unix.FAN_ONDIR
 
 // stagingDir is one StagingDirectoryList entry as given and as the kernel
-// spells it (symlinks resolved, cleaned).
+// spells it (symlinks resolved, cleaned). An entry with "*" elements
+// (/home/*/tmp/) is watched from its static part (/home): the mark is on
+// that directory's filesystem and the mounts below it, and which paths are
+// staging is the shared matcher's decision (staging.Roots).
 type stagingDir struct {
-	given     string
-	canonical string
-	prefix    string // canonical + "/", or "/" for the root
+	given string
+	base  string // the given entry up to its first wildcard element, cleaned
+	tail  string // the rest, from that element on ("/*/tmp"); "" without wildcards
+	// canonicalBase is base with symlinks resolved; prefix is it with a
+	// trailing slash ("/" for the root), for the mounts below it.
+	canonicalBase string
+	prefix        string
+}
+
+// canonical is the entry as the kernel spells its paths.
+func (d *stagingDir) canonical() string {
+	if d.tail == "" {
+		return d.canonicalBase
+	}
+	if d.canonicalBase == "/" {
+		return d.tail
+	}
+	return d.canonicalBase + d.tail
 }
 
 func newStagingDirs(dirs []string) ([]stagingDir, error) {
@@ -39,17 +59,23 @@ func newStagingDirs(dirs []string) ([]stagingDir, error) {
 			return nil, fmt.Errorf("fanotify: staging directory %q is not an absolute path", d)
 		}
 		clean := filepath.Clean(d)
-		canonical := clean
+		base := staging.StaticPrefix(clean, staging.Posix)
+		sd := stagingDir{given: d, base: base, tail: clean[len(base):]}
+		if base == "/" && sd.tail != "" {
+			sd.tail = clean
+		}
 		// A directory that does not exist yet keeps its given spelling; it
 		// is resolved again when a recheck finds it.
-		if resolved, err := filepath.EvalSymlinks(clean); err == nil {
-			canonical = resolved
+		sd.canonicalBase = base
+		if resolved, err := filepath.EvalSymlinks(base); err == nil {
+			sd.canonicalBase = resolved
 		}
-		if seen[canonical] {
+		sd.prefix = withSlash(sd.canonicalBase)
+		if seen[sd.canonical()] {
 			continue
 		}
-		seen[canonical] = true
-		out = append(out, stagingDir{given: d, canonical: canonical, prefix: withSlash(canonical)})
+		seen[sd.canonical()] = true
+		out = append(out, sd)
 	}
 	return out, nil
 }
@@ -61,15 +87,18 @@ func withSlash(p string) string {
 	return p + "/"
 }
 
-// underStaging reports whether path (absolute, canonical) is a staging
-// directory or lies below one.
-func underStaging(dirs []stagingDir, path string) bool {
+// stagingRoots is the matcher for the directories as the kernel spells
+// them.
+func stagingRoots(dirs []stagingDir) (*staging.Roots, error) {
+	canonical := make([]string, len(dirs))
 	for i := range dirs {
-		if path == dirs[i].canonical || strings.HasPrefix(path, dirs[i].prefix) {
-			return true
-		}
+		canonical[i] = dirs[i].canonical()
 	}
-	return false
+	roots, err := staging.NewRoots(canonical, staging.Posix)
+	if err != nil {
+		return nil, fmt.Errorf("fanotify: staging directory: %w", err)
+	}
+	return roots, nil
 }
 
 // markedFS is one filesystem carrying our mark.
@@ -96,11 +125,11 @@ func (w *Watcher) markAll() []SkippedDir {
 	candidates := make([]string, 0, len(w.dirs))
 	for i := range w.dirs {
 		d := &w.dirs[i]
-		if resolved, err := filepath.EvalSymlinks(filepath.Clean(d.given)); err == nil && resolved != d.canonical {
+		if resolved, err := filepath.EvalSymlinks(d.base); err == nil && resolved != d.canonicalBase {
 			// Created (or re-pointed) since the last look.
-			d.canonical, d.prefix = resolved, withSlash(resolved)
+			d.canonicalBase, d.prefix = resolved, withSlash(resolved)
 		}
-		candidates = append(candidates, d.canonical)
+		candidates = append(candidates, d.canonicalBase)
 	}
 	mounts, err := mountsUnder(w.dirs)
 	if err != nil {
@@ -195,7 +224,7 @@ func parseMountinfo(r io.Reader, dirs []stagingDir) ([]string, error) {
 		}
 		mountPoint := unescapeMountinfo(fields[4])
 		for i := range dirs {
-			if strings.HasPrefix(mountPoint, dirs[i].prefix) && mountPoint != dirs[i].canonical {
+			if strings.HasPrefix(mountPoint, dirs[i].prefix) && mountPoint != dirs[i].canonicalBase {
 				out = append(out, mountPoint)
 				break
 			}

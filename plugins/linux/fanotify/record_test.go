@@ -184,25 +184,36 @@ func TestDirCache(t *testing.T) {
 
 func TestStagingDirsAndMountinfo(t *testing.T) {
 	t.Parallel()
-	dirs, err := newStagingDirs([]string{"/tmp/", "/mnt", "/tmp", "/nonexistent-stagewatch/x/"})
+	dirs, err := newStagingDirs([]string{"/tmp/", "/mnt", "/tmp", "/nonexistent-stagewatch/x/", "/home/*/tmp/"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dirs) != 3 {
+	if len(dirs) != 4 {
 		t.Fatalf("dirs = %+v, want /tmp deduplicated", dirs)
+	}
+	roots, err := stagingRoots(dirs)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for path, want := range map[string]bool{
 		"/tmp": true, "/tmp/a/b": true, "/tmpfoo": false, "/mnt/usb/x": true,
 		"/nonexistent-stagewatch/x/y": true, "/root": false, "/": false,
+		// A "*" element is honoured: every user's tmp, nothing else there.
+		"/home/alice/tmp/loot/a.docx": true, "/home/bob/tmp": true, "/home/alice/Documents/a.docx": false, "/home": false,
 	} {
-		if got := underStaging(dirs, path); got != want {
-			t.Errorf("underStaging(%q) = %v", path, got)
+		if got := roots.Contains(path); got != want {
+			t.Errorf("Contains(%q) = %v", path, got)
 		}
+	}
+	// The wildcard entry is watched from its static part.
+	if d := dirs[3]; d.base != "/home" || d.tail != "/*/tmp" || d.canonical() != d.canonicalBase+"/*/tmp" {
+		t.Errorf("wildcard entry %+v", d)
 	}
 	// Lines as /proc/self/mountinfo prints them, escapes included.
 	mountinfo := `22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
 30 22 0:27 / /dev/shm rw,nosuid,nodev shared:2 - tmpfs tmpfs rw
 41 22 8:17 / /mnt/usb\040stick rw,relatime shared:9 - vfat /dev/sdb1 rw
+44 22 0:52 / /home/alice/tmp rw shared:12 - tmpfs tmpfs rw
 42 22 0:50 / /mnt rw shared:10 - tmpfs tmpfs rw
 43 22 0:51 / /tmpfoo rw shared:11 - tmpfs tmpfs rw
 short line
@@ -211,7 +222,7 @@ short line
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"/mnt/usb stick"}; strings.Join(got, "|") != strings.Join(want, "|") {
+	if want := []string{"/mnt/usb stick", "/home/alice/tmp"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("mounts under staging = %q, want %q", got, want)
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/internal/staging"
 )
 
 // DefaultDirs is StagingDirectoryList's default.
@@ -94,11 +95,12 @@ type Stats struct {
 
 // Watcher is one fanotify group watching the staging directories.
 type Watcher struct {
-	opts Options
-	fd   int // the fanotify group
-	wake int // eventfd: cancel and Close wake a Run blocked in poll
-	pid  int32
-	dirs []stagingDir // read and written only by New and Run's goroutine
+	opts  Options
+	fd    int // the fanotify group
+	wake  int // eventfd: cancel and Close wake a Run blocked in poll
+	pid   int32
+	dirs  []stagingDir   // read and written only by New and Run's goroutine
+	roots *staging.Roots // the matcher of dirs as the kernel spells them; likewise
 
 	mu          sync.Mutex
 	filesystems map[[fsidLen]byte]*markedFS
@@ -159,6 +161,10 @@ func New(opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	roots, err := stagingRoots(dirs)
+	if err != nil {
+		return nil, err
+	}
 
 	// Notification class: nothing waits on us. DFID_NAME reporting gives the
 	// parent directory's handle and the entry name, which is all a path
@@ -194,6 +200,7 @@ func New(opts Options) (*Watcher, error) {
 		runDone:     make(chan struct{}),
 		pid:         int32(os.Getpid()),
 		dirs:        dirs,
+		roots:       roots,
 		filesystems: make(map[[fsidLen]byte]*markedFS),
 		cache:       newDirCache(opts.CacheSize, int64(opts.CacheTTL)),
 		linkBuf:     make([]byte, unix.PathMax*2),
@@ -395,13 +402,16 @@ func (w *Watcher) isClosed() bool {
 func (w *Watcher) recheck() {
 	before := make([]string, len(w.dirs))
 	for i := range w.dirs {
-		before[i] = w.dirs[i].canonical
+		before[i] = w.dirs[i].canonical()
 	}
 	w.setSkipped(w.markAll())
 	for i := range w.dirs {
-		if w.dirs[i].canonical != before[i] {
+		if w.dirs[i].canonical() != before[i] {
 			// A staging directory now resolves elsewhere: cached verdicts
 			// were made against the old spelling.
+			if roots, err := stagingRoots(w.dirs); err == nil {
+				w.roots = roots
+			}
 			w.flushCache()
 			break
 		}
@@ -587,7 +597,7 @@ func (w *Watcher) resolve(f fidName, mono int64) (path string, staging, ok bool)
 	}
 	// A path that does not start with "/" is outside this process's view
 	// (another mount namespace, a detached mount): never staging here.
-	staging = strings.HasPrefix(path, "/") && underStaging(w.dirs, path)
+	staging = strings.HasPrefix(path, "/") && w.roots.Contains(path)
 	w.cache.put(f.key, path, staging, mono)
 	return path, staging, true
 }

@@ -314,6 +314,36 @@ func TestOutsideStagingIsFiltered(t *testing.T) {
 	}
 }
 
+// An entry with a "*" element (/home/*/tmp/) is watched: files in every
+// directory it matches are staging, the same files elsewhere below its
+// static part are not, and a matching directory made after the start is
+// covered too.
+func TestWildcardStagingDirectory(t *testing.T) {
+	requireFanotify(t)
+	t.Parallel()
+	home := freshDir(t, "/tmp")
+	for _, d := range []string{"alice/tmp", "alice/Documents"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := startWatcher(t, Options{Dirs: []string{home + "/*/tmp/"}})
+	quiet := filepath.Join(home, "alice", "Documents", "quiet.docx")
+	run(t, "touch", quiet)
+	staged := filepath.Join(home, "alice", "tmp", "a.docx")
+	pid := run(t, "touch", staged)
+	c.waitFor(t, "create in alice's tmp", is(event.KindFileCreate, staged, pid))
+	if err := os.MkdirAll(filepath.Join(home, "bob", "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	later := filepath.Join(home, "bob", "tmp", "b.docx")
+	pid = run(t, "touch", later)
+	c.waitFor(t, "create in a matching directory made later", is(event.KindFileCreate, later, pid))
+	if got := c.matching(func(e *event.Event) bool { return e.Path == quiet }); len(got) != 0 {
+		t.Errorf("a file outside every matching directory was staged: %+v", got[0])
+	}
+}
+
 func TestMissingDirIsSkippedThenPickedUp(t *testing.T) {
 	requireFanotify(t)
 	t.Parallel()

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/plugins/linux/linuxactor"
 )
 
 // Root is where procfs is normally mounted.
@@ -47,6 +48,7 @@ func Read(root string, pid int64) (proc event.Process, actor event.Actor, ok boo
 	if stat, err := os.ReadFile(dir + "stat"); err == nil {
 		actor.TTY = TTYName(stat)
 	}
+	linuxactor.Set(&actor)
 	proc.Exe, _ = os.Readlink(dir + "exe")
 	proc.Cwd, _ = os.Readlink(dir + "cwd")
 	if cmdline, err := os.ReadFile(dir + "cmdline"); err == nil && len(cmdline) > 0 {
