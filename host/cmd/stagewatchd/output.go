@@ -2,16 +2,14 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/stagewatch/stagewatch/host/control"
-	"github.com/stagewatch/stagewatch/plugins/sdk"
+	"github.com/stagewatch/stagewatch/internal/rowjson"
 )
 
 // maxCellWidth keeps one long value (an evidence array) from pushing every
@@ -33,67 +31,13 @@ func writeRows(w io.Writer, columns []string, rows []map[string]string, human bo
 			bw.WriteString(",")
 		}
 		bw.WriteString("\n  ")
-		writeObject(bw, columns, func(col string) any { return row[col] })
+		rowjson.WriteObject(bw, columns, func(col string) any { return row[col] })
 	}
 	if len(rows) > 0 {
 		bw.WriteString("\n")
 	}
 	bw.WriteString("]\n")
 	return bw.Flush()
-}
-
-// writeObject writes one JSON object with keys in the given order.
-func writeObject(w *bufio.Writer, keys []string, value func(string) any) {
-	w.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		key, _ := json.Marshal(k)
-		w.Write(key)
-		w.WriteByte(':')
-		v, err := marshalNoEscape(value(k))
-		if err != nil {
-			v = []byte("null")
-		}
-		w.Write(v)
-	}
-	w.WriteByte('}')
-}
-
-// marshalNoEscape encodes like json.Marshal but leaves <, > and & alone:
-// shell pipelines and paths read better unescaped.
-func marshalNoEscape(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
-}
-
-// typedValue converts a cell to the JSON type of its column: numbers for
-// INTEGER, BIGINT and DOUBLE columns. A numeric cell that does not parse
-// stays a string rather than being lost.
-func typedValue(t sdk.ColumnType, s string) any {
-	switch t {
-	case sdk.ColumnInteger, sdk.ColumnBigInt:
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return n
-		}
-		if s == "" {
-			return nil
-		}
-	case sdk.ColumnDouble:
-		if f, err := strconv.ParseFloat(s, 64); err == nil {
-			return f
-		}
-		if s == "" {
-			return nil
-		}
-	}
-	return s
 }
 
 // writeGrid draws rows as osqueryi does: a boxed, aligned table.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -9,13 +8,12 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/stagewatch/stagewatch/host"
+	"github.com/stagewatch/stagewatch/internal/rowjson"
 	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
@@ -80,8 +78,8 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	sortDetections(rows)
-	if err := writeDetections(stdout, rows); err != nil {
+	rowjson.SortDetections(rows)
+	if err := rowjson.WriteLines(stdout, schema.DetectionsTable, rows); err != nil {
 		return err
 	}
 	if len(unreadable) > 0 {
@@ -117,34 +115,4 @@ func firstError(s sdk.IngestStats) string {
 		return ""
 	}
 	return " (first: " + s.FirstError + ")"
-}
-
-// sortDetections orders rows by time, then uid, so a replay's output is the
-// same whatever order the plugin keeps them in.
-func sortDetections(rows []sdk.Row) {
-	sort.SliceStable(rows, func(i, j int) bool {
-		ti, _ := strconv.ParseInt(rows[i]["time"], 10, 64)
-		tj, _ := strconv.ParseInt(rows[j]["time"], 10, 64)
-		if ti != tj {
-			return ti < tj
-		}
-		return rows[i]["uid"] < rows[j]["uid"]
-	})
-}
-
-// writeDetections prints one JSON object per line, keys and value types as
-// staging_detections declares them.
-func writeDetections(w io.Writer, rows []sdk.Row) error {
-	bw := bufio.NewWriter(w)
-	cols := schema.DetectionsTable.Columns
-	keys := schema.DetectionsTable.ColumnNames()
-	types := map[string]sdk.ColumnType{}
-	for _, c := range cols {
-		types[c.Name] = c.Type
-	}
-	for _, row := range rows {
-		writeObject(bw, keys, func(k string) any { return typedValue(types[k], row[k]) })
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
 }
