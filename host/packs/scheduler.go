@@ -421,48 +421,28 @@ func (s *Scheduler) run(ctx context.Context, sq *scheduled) error {
 		return s.write(sq, buf.Bytes(), 1)
 	}
 
-	prev := sq.state
-	fresh := prev == nil || prev.Epoch != s.opts.Epoch
-	newQuery := !fresh && prev.Query != sq.query.SQL
-	var removed, added []map[string]string
-	if fresh {
-		added = rows
-	} else {
-		removed, added = diff(prev.Rows, rows)
-	}
-	changed := fresh || len(removed) > 0 || len(added) > 0
-	if !changed && !newQuery {
+	step := differential(sq.state, s.opts.Epoch, sq.query.SQL, sq.query.Removed, rows)
+	if !step.log {
 		return nil
 	}
-	// osquery's Query::incrementCounter: 0 for a new or restarted
-	// differential, else one more than the last run that changed anything.
-	item.counter = 0
-	if !fresh && !newQuery {
-		item.counter = prev.Counter + 1
-	}
-	if !sq.query.Removed {
-		removed = nil
-	}
-	if err := appendEvents(&buf, item, removed, added); err != nil {
+	item.counter = step.counter
+	if err := appendEvents(&buf, item, step.removed, step.added); err != nil {
 		return fmt.Errorf("%s: encode: %w", sq.name, err)
 	}
 	if buf.Len() > 0 {
 		// On a failed write the old state stays, so the next run reports
 		// this difference again rather than losing it.
-		if err := s.write(sq, buf.Bytes(), len(removed)+len(added)); err != nil {
+		if err := s.write(sq, buf.Bytes(), len(step.removed)+len(step.added)); err != nil {
 			return err
 		}
 	}
 	next := &queryState{
 		Query:    sq.query.SQL,
 		Epoch:    s.opts.Epoch,
-		Counter:  item.counter,
+		Counter:  step.counter,
 		Interval: sq.query.Interval,
 		Splay:    sq.splay,
-		Rows:     rows,
-	}
-	if !changed && prev != nil {
-		next.Rows = prev.Rows
+		Rows:     step.rows,
 	}
 	sq.state = next
 	if s.opts.StateDir != "" {
@@ -493,6 +473,49 @@ func (s *Scheduler) write(sq *scheduled, data []byte, lines int) error {
 	s.lines.Add(uint64(lines))
 	sq.stats.LinesWritten += uint64(lines)
 	return nil
+}
+
+// diffStep is what one run of a differential query logs and keeps.
+type diffStep struct {
+	log            bool                // anything to log (a change, or a new query text)
+	removed, added []map[string]string // the rows to log as removed and as added
+	counter        uint64              // the run's counter in the result log
+	rows           []map[string]string // the rows the next run compares with
+}
+
+// differential is osquery's rule for a differential query, given the state
+// the last run left (nil for none), the scheduler's epoch, the query's SQL
+// and whether removals are logged:
+//
+//   - a first run, or one after the epoch changed, logs every row as added
+//     with counter 0;
+//   - otherwise the rows that appeared are added and those that went are
+//     removed (dropped when removals are not logged); a run that changed
+//     nothing logs nothing, unless the query's text changed, which restarts
+//     the counter at 0;
+//   - the counter is osquery's Query::incrementCounter: one more than the
+//     last run that logged, 0 for a new or restarted differential.
+//
+// The rows kept are the new ones when anything changed, else the old ones.
+func differential(prev *queryState, epoch uint64, sql string, logRemoved bool, rows []map[string]string) diffStep {
+	fresh := prev == nil || prev.Epoch != epoch
+	if fresh {
+		return diffStep{log: true, added: rows, counter: 0, rows: rows}
+	}
+	removed, added := diff(prev.Rows, rows)
+	changed := len(removed) > 0 || len(added) > 0
+	newQuery := prev.Query != sql
+	step := diffStep{log: changed || newQuery, added: added, rows: prev.Rows}
+	if changed {
+		step.rows = rows
+	}
+	if logRemoved {
+		step.removed = removed
+	}
+	if !newQuery {
+		step.counter = prev.Counter + 1
+	}
+	return step
 }
 
 // Stats returns a snapshot of the scheduler's counters.

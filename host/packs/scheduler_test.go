@@ -632,3 +632,55 @@ func TestStateFileNames(t *testing.T) {
 		t.Errorf("state files: %s %s %s", a, b, c)
 	}
 }
+
+func TestDifferentialRule(t *testing.T) {
+	t.Parallel()
+	row := func(v string) map[string]string { return map[string]string{"uid": v} }
+	rows := func(vs ...string) []map[string]string {
+		out := make([]map[string]string, len(vs))
+		for i, v := range vs {
+			out[i] = row(v)
+		}
+		return out
+	}
+	uids := func(rs []map[string]string) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r["uid"])
+		}
+		return strings.Join(out, ",")
+	}
+	const sql, epoch = "SELECT uid FROM staging_detections", uint64(7)
+	prev := &queryState{Query: sql, Epoch: epoch, Counter: 4, Rows: rows("a", "b")}
+	tests := []struct {
+		name       string
+		prev       *queryState
+		epoch      uint64
+		sql        string
+		logRemoved bool
+		rows       []map[string]string
+		// want
+		log            bool
+		added, removed string
+		counter        uint64
+		kept           string
+	}{
+		{"first run: every row added, counter 0", nil, epoch, sql, true, rows("a", "b"), true, "a,b", "", 0, "a,b"},
+		{"first run with no rows still logs the start", nil, epoch, sql, true, nil, true, "", "", 0, ""},
+		{"new epoch starts over", prev, epoch + 1, sql, true, rows("a", "c"), true, "a,c", "", 0, "a,c"},
+		{"nothing changed: nothing logged", prev, epoch, sql, true, rows("b", "a"), false, "", "", 5, "a,b"},
+		{"a row appeared", prev, epoch, sql, true, rows("a", "b", "c"), true, "c", "", 5, "a,b,c"},
+		{"a row went", prev, epoch, sql, true, rows("a"), true, "", "b", 5, "a"},
+		{"a row went, removals not logged", prev, epoch, sql, false, rows("a"), true, "", "", 5, "a"},
+		{"the query changed: counter restarts, logged even unchanged", prev, epoch, sql + " WHERE 1", true, rows("a", "b"), true, "", "", 0, "a,b"},
+		{"duplicates count as rows", prev, epoch, sql, true, rows("a", "b", "b"), true, "b", "", 5, "a,b,b"},
+	}
+	for _, tt := range tests {
+		got := differential(tt.prev, tt.epoch, tt.sql, tt.logRemoved, tt.rows)
+		if got.log != tt.log || uids(got.added) != tt.added || uids(got.removed) != tt.removed ||
+			(tt.log && got.counter != tt.counter) || uids(got.rows) != tt.kept {
+			t.Errorf("%s: got log %v added %q removed %q counter %d kept %q; want %v %q %q %d %q", tt.name,
+				got.log, uids(got.added), uids(got.removed), got.counter, uids(got.rows), tt.log, tt.added, tt.removed, tt.counter, tt.kept)
+		}
+	}
+}

@@ -108,30 +108,77 @@ func isDownloader(base string) bool {
 }
 
 // evaluate builds the detection for step s from the staged files it covers,
-// or reports that it does not qualify.
+// or reports that it does not qualify: the actor's context must pass the
+// UserContext gate, and the step must cover MinimumFileCount files.
 func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
-	if !c.gateAny && !(c.gateInter && s.actor.Interactive) && !(c.gateElev && s.actor.Elevated) {
+	if !c.passesGate(&s.actor) {
 		return event.Detection{}, false
 	}
-	since := s.time - c.window
-	type groupCount struct {
-		g     *group
-		files int64
+	t := c.tally(s)
+	if t.files < int64(c.cfg.MinimumFileCount) || len(t.groups) == 0 {
+		return event.Detection{}, false
 	}
-	var (
-		files, bytes int64
-		first        = s.time
-		cats         [5]int64
-		counted      []groupCount
-		evidence     []event.Evidence
-		refs         []string
-	)
+	primary := c.identify(s, t.groups)
+	actor := s.actor.String()
+	evidence, last, encrypted := c.chain(s, t.evidence, actor)
+	score := computeScore(t.files, t.bytes, t.cats, encrypted, s.actor.Elevated, s.actor.Interactive)
+	d := event.Detection{
+		Time:        time.Unix(0, s.time).UTC(),
+		DetectionID: c.cfg.DetectionID,
+		AnalyticID:  c.cfg.AnalyticID,
+		TechniqueID: c.cfg.TechniqueID,
+		Platform:    c.cfg.Platform,
+		Host:        c.cfg.Host,
+		Actor:       actor,
+		Process:     s.process,
+		StagingPath: primary,
+		ArchivePath: s.outDisp,
+		FileCount:   t.files,
+		Bytes:       t.bytes,
+		FirstSeen:   time.Unix(0, t.first).UTC(),
+		LastSeen:    time.Unix(0, last).UTC(),
+		Severity:    severity(score),
+		Score:       score,
+		Evidence:    evidence,
+		UID:         s.uid,
+	}
+	if d.ArchivePath == "-" {
+		d.ArchivePath = ""
+	}
+	d.Reason = reason(s, &d, t.cats, len(t.groups))
+	return d, true
+}
+
+// passesGate reports whether the archiving actor's context may raise a
+// detection under UserContext.
+func (c *Correlator) passesGate(a *event.Actor) bool {
+	return c.gateAny || (c.gateInter && a.Interactive) || (c.gateElev && a.Elevated)
+}
+
+// tally is what a step covers: the staged files (and their bytes and
+// sensitive types) of the groups it reads, written by its actor within
+// TimeWindow before it, and their evidence.
+type tally struct {
+	files, bytes int64
+	first        int64 // the earliest staging time among them, unix ns
+	cats         [5]int64
+	groups       []groupCount
+	evidence     []event.Evidence
+}
+
+type groupCount struct {
+	g     *group
+	files int64
+}
+
+func (c *Correlator) tally(s *step) tally {
+	since := s.time - c.window
+	t := tally{first: s.time}
 	for _, g := range c.groups {
 		if g.last < since {
 			continue
 		}
-		var all bool
-		all, refs = c.coverage(s, g)
+		all, refs := c.coverage(s, g)
 		if !all && len(refs) == 0 {
 			continue
 		}
@@ -153,95 +200,81 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 				continue
 			}
 			n++
-			bytes += f.size
-			cats[f.category]++
-			first = min(first, f.first)
+			t.bytes += f.size
+			t.cats[f.category]++
+			t.first = min(t.first, f.first)
 		}
 		if all {
+			// Files past the caps were counted, not kept: a step over the
+			// whole group covers them too.
 			for i := range g.actors {
 				a := &g.actors[i]
 				if a.overflowFiles > 0 && a.overflowLast >= since && sameActor(&a.actor, &s.actor) {
 					n += a.overflowFiles
-					bytes += a.overflowBytes
+					t.bytes += a.overflowBytes
 				}
 			}
 		}
 		if n == 0 {
 			continue
 		}
-		files += n
-		counted = append(counted, groupCount{g, n})
+		t.files += n
+		t.groups = append(t.groups, groupCount{g, n})
 		for _, e := range g.evidence {
 			if covered(c.style.normalize(e.path), e.pid, e.actor, e.time, e.time) {
-				evidence = append(evidence, event.Evidence{Time: time.Unix(0, e.time).UTC(), Kind: e.kind.String(),
+				t.evidence = append(t.evidence, event.Evidence{Time: time.Unix(0, e.time).UTC(), Kind: e.kind.String(),
 					Path: e.path, Size: max(e.size, 0), PID: e.pid, Process: e.exe, Actor: g.actors[e.actor].actor.String()})
 			}
 		}
 	}
-	if files < int64(c.cfg.MinimumFileCount) || len(counted) == 0 {
-		return event.Detection{}, false
-	}
-	sort.Slice(counted, func(i, j int) bool {
-		if counted[i].files != counted[j].files {
-			return counted[i].files > counted[j].files
+	return t
+}
+
+// identify fixes the step's primary group (the one it covers most files
+// of) and UID the first time it qualifies, so updates keep both, and
+// returns that group as the user spells it.
+func (c *Correlator) identify(s *step, groups []groupCount) string {
+	sort.Slice(groups, func(i, j int) bool {
+		if groups[i].files != groups[j].files {
+			return groups[i].files > groups[j].files
 		}
-		return counted[i].g.key < counted[j].g.key
+		return groups[i].g.key < groups[j].g.key
 	})
 	if !s.emitted {
-		s.primary = counted[0].g.key
+		s.primary = groups[0].g.key
 		s.uid = detectionUID(c.cfg.AnalyticID, c.cfg.Host, s.pid, s.key.time, s.time, s.primary)
 	}
-	primaryDisplay := counted[0].g.display
-	for _, gc := range counted {
+	for _, gc := range groups {
 		if gc.g.key == s.primary {
-			primaryDisplay = gc.g.display
+			return gc.g.display
 		}
 	}
-	sort.SliceStable(evidence, func(i, j int) bool { return evidence[i].Time.Before(evidence[j].Time) })
+	return groups[0].g.display
+}
+
+// chain orders the staged files' evidence in time, keeps what fits beside
+// the archive step and its encryption, and appends those two; it returns
+// the chain, the time of its last event and whether the archive is
+// encrypted.
+func (c *Correlator) chain(s *step, staged []event.Evidence, actor string) ([]event.Evidence, int64, bool) {
+	sort.SliceStable(staged, func(i, j int) bool { return staged[i].Time.Before(staged[j].Time) })
 	room := c.cfg.MaxEvidence - 1
 	if s.enc != nil {
 		room--
 	}
-	if len(evidence) > room {
-		evidence = evidence[:room]
+	if len(staged) > room {
+		staged = staged[:room]
 	}
-	actor := s.actor.String()
-	evidence = append(evidence, event.Evidence{Time: time.Unix(0, s.time).UTC(), Kind: archiveKind(s), Path: s.outDisp,
+	evidence := append(staged, event.Evidence{Time: time.Unix(0, s.time).UTC(), Kind: archiveKind(s), Path: s.outDisp,
 		PID: s.pid, Process: s.exe, Cmdline: s.process, Actor: actor, Note: "archive step (" + s.tool + ")"})
-	last := s.time
-	encrypted := s.encrypted
+	last, encrypted := s.time, s.encrypted
 	if s.enc != nil {
 		encrypted = true
 		last = max(last, s.enc.time)
 		evidence = append(evidence, event.Evidence{Time: time.Unix(0, s.enc.time).UTC(), Kind: "exec", Path: s.enc.output,
 			PID: s.enc.pid, Cmdline: s.enc.process, Actor: actor, Note: "encryption of the archive (" + s.enc.tool + ")"})
 	}
-	score := computeScore(files, bytes, cats, encrypted, s.actor.Elevated, s.actor.Interactive)
-	d := event.Detection{
-		Time:        time.Unix(0, s.time).UTC(),
-		DetectionID: c.cfg.DetectionID,
-		AnalyticID:  c.cfg.AnalyticID,
-		TechniqueID: c.cfg.TechniqueID,
-		Platform:    c.cfg.Platform,
-		Host:        c.cfg.Host,
-		Actor:       actor,
-		Process:     s.process,
-		StagingPath: primaryDisplay,
-		ArchivePath: s.outDisp,
-		FileCount:   files,
-		Bytes:       bytes,
-		FirstSeen:   time.Unix(0, first).UTC(),
-		LastSeen:    time.Unix(0, last).UTC(),
-		Severity:    severity(score),
-		Score:       score,
-		Evidence:    evidence,
-		UID:         s.uid,
-	}
-	if d.ArchivePath == "-" {
-		d.ArchivePath = ""
-	}
-	d.Reason = reason(s, &d, cats, len(counted))
-	return d, true
+	return evidence, last, encrypted
 }
 
 func archiveKind(s *step) string {

@@ -24,6 +24,9 @@ func sameActor(a, b *event.Actor) bool {
 	return true
 }
 
+// observeExec reads one exec: an archiver over staged files is an archive
+// step, an extractor is remembered (what it writes is not staging), and an
+// encryptor may seal an archive step already taken.
 func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 	p := &ev.Process
 	exe := p.Exe
@@ -34,35 +37,14 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		c.stats.Invalid++
 		return nil
 	}
-	prev := c.byPID[p.PID]
-	if prev != nil && prev.time < t-int64(time.Second) {
-		// A new program in that pid (exec or pid reuse): what it writes is
-		// no longer the old archiver's output.
-		delete(c.byPID, p.PID)
-		prev = nil
-	}
-	base := c.style.baseName(exe)
-	_, known := lookupTool(base)
-	configured := c.archivers.match(base)
-	if !known && !configured {
+	if c.seenOrPartOfParent(p, exe, t) {
 		return nil
 	}
-	if prev != nil && prev.exe == exe {
-		return nil // the same exec reported by a second sensor
-	}
-	if parent := c.byPID[p.PPID]; parent != nil && !parent.removed && (parent.kind == CommandArchiver || parent.kind == CommandExtractor) &&
-		t >= parent.time && t-parent.time <= c.window {
-		// The compressor tar runs for z/j/J, a helper of 7z…: part of the
-		// parent's step, and its writes are the parent's output.
-		c.byPID[p.PID] = parent
+	cmd, ok := c.command(p, exe)
+	if !ok {
 		return nil
 	}
-	cmd := Classify(exe, p.Argv, c.style)
 	switch cmd.Kind {
-	case CommandArchiver:
-		if !configured && !c.archivers.match(cmd.Tool) {
-			return nil
-		}
 	case CommandExtractor:
 		c.stats.Extractions++
 		if key := (stepKey{pid: p.PID, time: t}); c.steps[key] == nil {
@@ -71,21 +53,6 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		return nil
 	case CommandEncryptor:
 		return c.encryptionStep(ev, t, cmd)
-	default:
-		if !configured {
-			return nil
-		}
-		// A configured archiver the classifier does not know: its
-		// operands are its inputs, an operand with an archive suffix
-		// its output.
-		cmd = Command{Kind: CommandArchiver, Tool: strings.ToLower(base)}
-		for _, a := range c.style.positionals(argvTail(p.Argv)) {
-			if cmd.Output == "" && hasArchiveExt(strings.ToLower(a)) {
-				cmd.Output = a
-			} else {
-				cmd.Inputs = append(cmd.Inputs, a)
-			}
-		}
 	}
 	if c.allowedProcess(p) {
 		c.stats.Ignored++
@@ -96,7 +63,80 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		return nil // the same exec from a second sensor
 	}
 	c.stats.ArchiveSteps++
-	s := &step{key: key, kind: CommandArchiver, time: t, pid: p.PID, ppid: p.PPID, actor: ev.Actor,
+	s := c.archiveStep(ev, key, exe, cmd)
+	c.addStep(s)
+	return c.emit(s, nil)
+}
+
+// seenOrPartOfParent forgets the step of a pid that now runs another
+// program, and reports whether this exec needs no step of its own: the
+// same exec reported by a second sensor, or a helper of an archiver or
+// extractor (the compressor tar runs for z/j/J, a helper of 7z), whose
+// writes are then its parent's output.
+func (c *Correlator) seenOrPartOfParent(p *event.Process, exe string, t int64) bool {
+	prev := c.byPID[p.PID]
+	if prev != nil && prev.time < t-int64(time.Second) {
+		// A new program in that pid (exec or pid reuse): what it writes is
+		// no longer the old archiver's output.
+		delete(c.byPID, p.PID)
+		prev = nil
+	}
+	if !c.ofInterest(c.style.baseName(exe)) {
+		return true
+	}
+	if prev != nil && prev.exe == exe {
+		return true
+	}
+	if parent := c.byPID[p.PPID]; parent != nil && !parent.removed && (parent.kind == CommandArchiver || parent.kind == CommandExtractor) &&
+		t >= parent.time && t-parent.time <= c.window {
+		c.byPID[p.PID] = parent
+		return true
+	}
+	return false
+}
+
+// ofInterest reports whether an executable may make a step: a tool the
+// classifier knows or one ArchiverPatterns names.
+func (c *Correlator) ofInterest(base string) bool {
+	_, known := lookupTool(base)
+	return known || c.archivers.match(base)
+}
+
+// command classifies the exec for staging: archivers only as far as
+// ArchiverPatterns names them, and an archiver the classifier does not know
+// but ArchiverPatterns names read from its operands (an operand with an
+// archive suffix is its output, the others its inputs). ok is false when
+// the exec makes no step.
+func (c *Correlator) command(p *event.Process, exe string) (Command, bool) {
+	base := c.style.baseName(exe)
+	configured := c.archivers.match(base)
+	cmd := Classify(exe, p.Argv, c.style)
+	switch cmd.Kind {
+	case CommandArchiver:
+		return cmd, configured || c.archivers.match(cmd.Tool)
+	case CommandExtractor, CommandEncryptor:
+		return cmd, true
+	}
+	if !configured {
+		return cmd, false
+	}
+	cmd = Command{Kind: CommandArchiver, Tool: strings.ToLower(base)}
+	for _, a := range c.style.positionals(argvTail(p.Argv)) {
+		if cmd.Output == "" && hasArchiveExt(strings.ToLower(a)) {
+			cmd.Output = a
+		} else {
+			cmd.Inputs = append(cmd.Inputs, a)
+		}
+	}
+	return cmd, true
+}
+
+// archiveStep is the step of an archiver exec: what it reads (its inputs
+// resolved against its cwd, or the cwd itself when it names none, and the
+// group its output lies in) and what it writes.
+func (c *Correlator) archiveStep(ev *event.Event, key stepKey, exe string, cmd Command) *step {
+	p := &ev.Process
+	s := &step{key: key, kind: CommandArchiver, time: key.time, pid: p.PID, ppid: p.PPID, actor: ev.Actor,
 		exe: exe, process: c.formatProcess(exe, p), tool: cmd.Tool, encrypted: cmd.Encrypted}
 	for _, in := range cmd.Inputs {
 		if in == "-" || in == "" {
@@ -121,8 +161,7 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 			s.refs = append(s.refs, pl.group)
 		}
 	}
-	c.addStep(s)
-	return c.emit(s, nil)
+	return s
 }
 
 func argvTail(argv []string) []string {

@@ -18,6 +18,7 @@ import (
 	"github.com/stagewatch/stagewatch/host/control"
 	"github.com/stagewatch/stagewatch/host/packs"
 	"github.com/stagewatch/stagewatch/host/sqlengine"
+	"github.com/stagewatch/stagewatch/internal/config"
 	"github.com/stagewatch/stagewatch/internal/version"
 	builtinpacks "github.com/stagewatch/stagewatch/packs"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
@@ -30,7 +31,53 @@ const SystemPacksDir = "/usr/local/share/stagewatch/packs"
 // shutdownGrace bounds the wait for control requests in flight at exit.
 const shutdownGrace = 5 * time.Second
 
+// cmdRun is `stagewatchd run`: read the configuration and packs, start the
+// analytics, the SQL engine, the pack scheduler and the control socket, and
+// serve until signalled or the socket fails; then stop them in order.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, packPaths, err := runConfig(args)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(stderr, hclog.Info)
+	logger.Info(fmt.Sprintf("stagewatchd %s starting (config %s)", version.Version, describeConfigPath(cfg.Path)))
+
+	// Packs are read before any plugin starts, so a broken pack costs no
+	// plugin start-up and shutdown.
+	loaded, err := loadPacks(packPaths)
+	if err != nil {
+		return err
+	}
+	if len(packPaths) == 0 {
+		logger.Info("no pack files found (--pack, stagewatch.packs, " + SystemPacksDir + "): scheduling the built-in DET0014 pack")
+	}
+	out := stdout
+	if cfg.Stagewatch.ResultsLog != "" {
+		f, err := openResultsLog(cfg.Stagewatch.ResultsLog)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
+	}
+
+	d, err := startRunning(ctx, cfg, loaded, out, logger, stderr)
+	if err != nil {
+		return err
+	}
+	runErr := d.serve(ctx)
+	d.stop()
+	if runErr != nil {
+		return runErr
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// runConfig reads run's flags and the configuration they and the file
+// give: the file first, the flags over it, the pack paths from the flags,
+// else the file, else those installed beside the binary.
+func runConfig(args []string) (*config.File, []string, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	configPath := fs.String("config", "", "configuration file")
 	var packFlags stringList
@@ -39,17 +86,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	socket := fs.String("socket", "", "control socket path")
 	positional, err := parseFlags(fs, args)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if len(positional) != 0 {
-		return usageError{fmt.Sprintf("run takes no arguments (got %q)", positional[0])}
+		return nil, nil, usageError{fmt.Sprintf("run takes no arguments (got %q)", positional[0])}
 	}
 	if err := needLiveCollectionPrivileges(); err != nil {
-		return err
+		return nil, nil, err
 	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if *socket != "" {
 		cfg.Stagewatch.Socket = *socket
@@ -64,48 +111,44 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(packPaths) == 0 {
 		packPaths = defaultPacks()
 	}
+	return cfg, packPaths, nil
+}
 
-	logger := newLogger(stderr, hclog.Info)
-	logger.Info(fmt.Sprintf("stagewatchd %s starting (config %s)", version.Version, describeConfigPath(cfg.Path)))
+// runningDaemon is a running `stagewatchd run`: the analytics, the engine over
+// their tables, the pack scheduler and the control socket.
+type runningDaemon struct {
+	logger    hclog.Logger
+	host      *host.Host
+	engine    *sqlengine.Engine
+	scheduler *packs.Scheduler
+	server    *control.Server
+	stopRun   context.CancelFunc
+	serveErr  chan error
+	schedDone chan error
+}
 
-	// Packs are read before any plugin starts, so a broken pack costs no
-	// plugin start-up and shutdown.
-	loaded, err := loadPacks(packPaths)
-	if err != nil {
-		return err
-	}
-	if len(packPaths) == 0 {
-		logger.Info("no pack files found (--pack, stagewatch.packs, " + SystemPacksDir + "): scheduling the built-in DET0014 pack")
-	}
-
-	out := stdout
-	if cfg.Stagewatch.ResultsLog != "" {
-		f, err := openResultsLog(cfg.Stagewatch.ResultsLog)
+// startRunning starts the parts in order; what started is stopped again
+// when a later part fails.
+func startRunning(ctx context.Context, cfg *config.File, loaded []*packs.Pack, out io.Writer, logger hclog.Logger, stderr io.Writer) (d *runningDaemon, err error) {
+	d = &runningDaemon{logger: logger}
+	defer func() {
 		if err != nil {
-			return err
+			d.stop()
 		}
-		defer f.Close()
-		out = f
+	}()
+	if d.host, err = host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: logger}); err != nil {
+		return nil, err
 	}
-
-	h, err := host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: logger})
-	if err != nil {
-		return err
+	if d.engine, err = sqlengine.Open(ctx, d.host, sqlengine.Options{QueryTimeout: queryBound(cfg)}); err != nil {
+		return nil, err
 	}
-	defer h.Close()
-	engine, err := sqlengine.Open(ctx, h, sqlengine.Options{QueryTimeout: queryBound(cfg)})
-	if err != nil {
-		return err
-	}
-	defer engine.Close()
-
 	stateDir := filepath.Join(cfg.Stagewatch.StateDir, "packs")
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		logger.Warn(fmt.Sprintf("pack state dir %s: %v; differential state kept in memory only", stateDir, err))
 		stateDir = ""
 	}
-	scheduler, err := packs.NewScheduler(packs.SchedulerOptions{
-		Engine:         engine,
+	d.scheduler, err = packs.NewScheduler(packs.SchedulerOptions{
+		Engine:         d.engine,
 		Packs:          loaded,
 		Platform:       runtime.GOOS,
 		HostIdentifier: cfg.Stagewatch.HostIdentifier,
@@ -115,51 +158,58 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-
-	server, err := control.Listen(control.ServerOptions{Path: cfg.Stagewatch.Socket, Logger: logger}, engine)
-	if err != nil {
-		return err
+	if d.server, err = control.Listen(control.ServerOptions{Path: cfg.Stagewatch.Socket, Logger: logger}, d.engine); err != nil {
+		return nil, err
 	}
 	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- server.Serve() }()
-	schedDone := make(chan error, 1)
-	go func() { schedDone <- scheduler.Run(runCtx) }()
+	d.stopRun = stopRun
+	d.serveErr, d.schedDone = make(chan error, 1), make(chan error, 1)
+	go func() { d.serveErr <- d.server.Serve() }()
+	go func() { d.schedDone <- d.scheduler.Run(runCtx) }()
 	logger.Info(fmt.Sprintf("serving %d tables on %s; %d scheduled queries; results to %s",
-		len(h.Tables()), server.Path(), len(scheduler.Scheduled()), describeResults(cfg.Stagewatch.ResultsLog)))
+		len(d.host.Tables()), d.server.Path(), len(d.scheduler.Scheduled()), describeResults(cfg.Stagewatch.ResultsLog)))
+	return d, nil
+}
 
+// serve waits for a signal (ctx) or the control socket to fail, then for
+// the scheduler to finish its current query; it returns why it stopped, if
+// that was a failure.
+func (d *runningDaemon) serve(ctx context.Context) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
-		logger.Info("signal received, shutting down")
-	case err := <-serveErr:
+		d.logger.Info("signal received, shutting down")
+	case err := <-d.serveErr:
 		runErr = fmt.Errorf("control socket: %w", err)
 	}
 	// Stop taking work first (socket, schedule), then the engine, then the
 	// plugins, which get to remove their kernel state before exiting.
-	stopRun()
+	d.stopRun()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := server.Close(shutdownCtx); err != nil {
-		logger.Warn("control socket close: " + err.Error())
+	if err := d.server.Close(shutdownCtx); err != nil {
+		d.logger.Warn("control socket close: " + err.Error())
 	}
-	if err := <-schedDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
+	if err := <-d.schedDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
 		runErr = fmt.Errorf("scheduler: %w", err)
 	}
-	if err := engine.Close(); err != nil {
-		logger.Warn("sql engine close: " + err.Error())
+	return runErr
+}
+
+// stop closes the engine and the plugins, those that started.
+func (d *runningDaemon) stop() {
+	if d.engine != nil {
+		if err := d.engine.Close(); err != nil {
+			d.logger.Warn("sql engine close: " + err.Error())
+		}
 	}
-	if err := h.Close(); err != nil {
-		logger.Warn("plugins close: " + err.Error())
+	if d.host != nil {
+		if err := d.host.Close(); err != nil {
+			d.logger.Warn("plugins close: " + err.Error())
+		}
 	}
-	if runErr != nil {
-		return runErr
-	}
-	logger.Info("stopped")
-	return nil
 }
 
 // loadPacks reads the pack files given, or with none the DET0014 pack
