@@ -88,8 +88,31 @@ func TestSingleFileExtension(t *testing.T) {
 		t.Errorf("the log does not say no configuration was found:\n%s", e.stderr.String())
 	}
 	// The analytic runs in a process of the extension's own executable.
-	if pids := processesOf(ext); len(pids) < 2 {
-		t.Errorf("processes of %s: %v, want the extension and its plugin", ext, pids)
+	pids := processesOf(ext)
+	if len(pids) < 2 {
+		t.Fatalf("processes of %s: %v, want the extension and its plugin", ext, pids)
+	}
+	// Within osquery's watchdog budget, as the extension with an external
+	// plugin is.
+	ctx := ctxTimeout(t, time.Minute)
+	for range 50 {
+		for _, table := range []string{schema.Detections, schema.FileEvents, schema.ProcessEvents, schema.Analytics} {
+			if _, err := osquerytest.Check(e.client.Generate(ctx, table, `{"constraints":[]}`)); err != nil {
+				t.Fatalf("%s: %v", table, err)
+			}
+		}
+	}
+	extKB, pluginKB := 0, 0
+	for _, pid := range pids {
+		if pid == e.cmd.Process.Pid {
+			extKB = rssKB(t, pid)
+		} else {
+			pluginKB += rssKB(t, pid)
+		}
+	}
+	t.Logf("RSS of the single file: stagewatch.ext %.1f MB, its built-in AN0041 plugin %.1f MB", float64(extKB)/1024, float64(pluginKB)/1024)
+	if extKB > 60*1024 || pluginKB > 60*1024 {
+		t.Errorf("RSS %d kB (extension) and %d kB (plugin): each must stay under 60 MB", extKB, pluginKB)
 	}
 }
 

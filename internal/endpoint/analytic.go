@@ -78,7 +78,7 @@ func New(def Definition) *Analytic {
 		def.TechniqueID = schema.TechniqueLocal
 	}
 	if def.PathStyle == staging.PathAuto {
-		def.PathStyle = staging.Posix
+		def.PathStyle = staging.StyleFor(def.Platform)
 	}
 	if len(def.Formats) == 0 {
 		panic("endpoint: analytic " + def.ID + " declares no replay format")

@@ -137,6 +137,18 @@ func DefaultAllowedPaths(platform string) []string {
 		"/var/tmp/systemd-private-*", "/tmp/.X11-unix/*", "/tmp/.ICE-unix/*", "/tmp/tmux-*"}
 }
 
+// StyleFor is how paths are spelled on an osquery platform: Windows for
+// windows, Mac for darwin, Posix otherwise.
+func StyleFor(platform string) PathStyle {
+	switch platform {
+	case "windows":
+		return Windows
+	case "darwin":
+		return Mac
+	}
+	return Posix
+}
+
 // withDefaults fills zero fields and checks every value.
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.DetectionID == "" {
@@ -147,14 +159,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	switch cfg.PathStyle {
 	case PathAuto:
-		switch cfg.Platform {
-		case "windows":
-			cfg.PathStyle = Windows
-		case "darwin":
-			cfg.PathStyle = Mac
-		default:
-			cfg.PathStyle = Posix
-		}
+		cfg.PathStyle = StyleFor(cfg.Platform)
 	case Posix, Windows, Mac:
 	default:
 		return cfg, fieldErr("PathStyle", "unknown style %d", cfg.PathStyle)
