@@ -129,8 +129,8 @@ type runningDaemon struct {
 
 // startRunning starts the parts in order; what started is stopped again
 // when a later part fails.
-func startRunning(ctx context.Context, cfg *config.File, loaded []*packs.Pack, out io.Writer, logger hclog.Logger, stderr io.Writer) (d *runningDaemon, err error) {
-	d = &runningDaemon{logger: logger}
+func startRunning(ctx context.Context, cfg *config.File, loaded []*packs.Pack, out io.Writer, logger hclog.Logger, stderr io.Writer) (_ *runningDaemon, err error) {
+	d := &runningDaemon{logger: logger}
 	defer func() {
 		if err != nil {
 			d.stop()
