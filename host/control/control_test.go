@@ -166,3 +166,58 @@ func TestNoDaemon(t *testing.T) {
 		t.Errorf("Close left the socket file: %v", err)
 	}
 }
+
+// The socket's directory is the daemon's own: one that exists is never
+// chmod'ed or chown'ed, and one others can write is refused (a user could
+// swap the socket there); nothing but a stale socket is ever removed.
+func TestUnsafeSocketPaths(t *testing.T) {
+	testenv.RequireRoot(t, "the control socket serves root only")
+	t.Parallel()
+	engine := engineOverFaulty(t)
+	base := t.TempDir()
+
+	tmpBefore, err := os.Stat("/tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = control.Listen(control.ServerOptions{Path: "/tmp/stagewatch-test-" + filepath.Base(base) + ".sock"}, engine)
+	if err == nil || !strings.Contains(err.Error(), "/tmp: writable by group or others (mode 1777)") {
+		t.Fatalf("socket in /tmp: %v", err)
+	}
+	if after, _ := os.Stat("/tmp"); after.Mode() != tmpBefore.Mode() {
+		t.Fatalf("/tmp went from %v to %v", tmpBefore.Mode(), after.Mode())
+	}
+
+	wide := filepath.Join(base, "wide")
+	os.Mkdir(wide, 0o755)
+	os.Chmod(wide, 0o777)
+	if _, err := control.Listen(control.ServerOptions{Path: filepath.Join(wide, "s.sock")}, engine); err == nil || !strings.Contains(err.Error(), "mode 0777") {
+		t.Fatalf("socket in a 0777 directory: %v", err)
+	}
+	if info, _ := os.Stat(wide); info.Mode().Perm() != 0o777 {
+		t.Fatalf("the 0777 directory became %v", info.Mode())
+	}
+
+	own := filepath.Join(base, "own")
+	os.Mkdir(own, 0o700)
+	file := filepath.Join(own, "not-a-socket")
+	if err := os.WriteFile(file, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := control.Listen(control.ServerOptions{Path: file}, engine); err == nil || !strings.Contains(err.Error(), "is not a socket (a regular file)") {
+		t.Fatalf("a regular file at the socket path: %v", err)
+	}
+	if data, err := os.ReadFile(file); err != nil || string(data) != "precious" {
+		t.Fatalf("the file at the socket path was touched: %q %v", data, err)
+	}
+
+	// A stale socket, left by a daemon killed outright, is replaced.
+	stale := filepath.Join(own, "stale.sock")
+	ln, err := net.Listen("unix", stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	serve(t, control.ServerOptions{Path: stale}, engine)
+}

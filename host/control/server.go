@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/stagewatch/stagewatch/internal/safepath"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
@@ -62,9 +64,13 @@ type peer struct {
 	err error
 }
 
-// Listen creates the socket: its directory 0700 and the socket 0600, both
-// owned by root when running as root. A socket file left by a daemon that
-// is gone is replaced; one that still answers is an error.
+// Listen creates the socket 0600 in its own directory. The directory is
+// made 0700 when missing; one that exists is never chmod'ed or chown'ed,
+// and is refused, saying why, when it is a link or others can write it
+// (--socket /tmp/x.sock would otherwise let any user swap the socket). A
+// socket left by a daemon that is gone is replaced; anything else at the
+// path (a regular file, a directory) is never removed; a socket that still
+// answers is another daemon's.
 func Listen(opts ServerOptions, q Querier) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
@@ -74,13 +80,13 @@ func Listen(opts ServerOptions, q Querier) (*Server, error) {
 	}
 	path := opts.Path
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
+	if err := safepath.OwnDir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("control socket %s: its directory %w", path, err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	if _, err := os.Lstat(path); err == nil {
+	if info, err := os.Lstat(path); err == nil {
+		if info.Mode().Type() != fs.ModeSocket {
+			return nil, fmt.Errorf("control socket %s: the path exists and is not a socket (%s): refusing to remove it", path, describeType(info.Mode()))
+		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 			c.Close()
 			return nil, fmt.Errorf("control socket %s: another stagewatchd is serving it", path)
@@ -98,11 +104,9 @@ func Listen(opts ServerOptions, q Querier) (*Server, error) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	if os.Geteuid() == 0 {
-		for _, p := range []string{dir, path} {
-			if err := os.Chown(p, 0, 0); err != nil {
-				ln.Close()
-				return nil, fmt.Errorf("control socket: %w", err)
-			}
+		if err := os.Chown(path, 0, 0); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("control socket: %w", err)
 		}
 	}
 	s := &Server{path: path, allow: opts.AllowUIDs, log: opts.Logger, q: q, ln: ln}
@@ -119,6 +123,20 @@ func Listen(opts ServerOptions, q Querier) (*Server, error) {
 		ErrorLog: opts.Logger.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 	return s, nil
+}
+
+func describeType(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	}
+	return "mode " + m.String()
 }
 
 // Path is the socket path.

@@ -9,6 +9,7 @@ import (
 	"runtime"
 
 	"github.com/stagewatch/stagewatch/internal/config"
+	"github.com/stagewatch/stagewatch/internal/safepath"
 	"github.com/stagewatch/stagewatch/plugins/registry"
 )
 
@@ -21,11 +22,21 @@ const SystemPluginDir = "/usr/local/lib/stagewatch/plugins"
 // plugin mode (BuiltinCommand), as Nomad runs its built-in drivers.
 type source struct {
 	name     string   // plugin file name, or "<exe> plugin ANxxxx"
-	path     string   // the binary to run
+	path     string   // the binary, as staging_analytics shows it
+	exec     string   // what to run: path, or this very executable (/proc/self/exe) for a built-in
 	args     []string // its arguments
 	checksum string   // configured digest; empty means not verified
 	builtin  bool
 	id       string // the analytic expected; empty when only Describe will tell
+}
+
+// logName names the plugin in the host's log: its file, or the analytic a
+// built-in serves.
+func (s source) logName() string {
+	if s.builtin {
+		return s.id
+	}
+	return s.name
 }
 
 // sources lists what to launch for goos under cfg:
@@ -46,7 +57,7 @@ func sources(cfg *config.File, goos, only string) ([]source, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, source{name: name, path: path, checksum: cfg.Stagewatch.Checksums[name]})
+			out = append(out, source{name: name, path: path, exec: path, checksum: cfg.Stagewatch.Checksums[name]})
 		}
 		return out, nil
 	}
@@ -87,17 +98,37 @@ func sourceOf(cfg *config.File, dirs []string, id string) (source, error) {
 	path, err := findPlugin(dirs, a.Plugin)
 	switch {
 	case err == nil:
-		return source{name: a.Plugin, path: path, checksum: cfg.Stagewatch.Checksums[a.Plugin], id: id}, nil
+		return source{name: a.Plugin, path: path, exec: path, checksum: cfg.Stagewatch.Checksums[a.Plugin], id: id}, nil
 	case !errors.Is(err, fs.ErrNotExist):
 		return source{}, err
 	case !a.BuiltIn():
 		return source{}, fmt.Errorf("analytic %s is not built into this binary and no plugin %s is in %v (set stagewatch.plugin_dir)", id, a.Plugin, dirs)
 	}
+	self, exec, err := selfExecutable()
+	if err != nil {
+		return source{}, fmt.Errorf("analytic %s: running it built in: %w", id, err)
+	}
+	return source{name: filepath.Base(self) + " " + BuiltinCommand + " " + id, path: self, exec: exec,
+		args: []string{BuiltinCommand, id}, builtin: true, id: id}, nil
+}
+
+// selfExecutable is this executable, as shown and as re-executed. On Linux
+// it is re-executed through /proc/self/exe, the very file running now, so
+// that a file put in its place on disk (an upgrade, or another user's
+// binary where the directory lets them) never runs as this analytic's
+// plugin; elsewhere the path must pass the same checks as a plugin's.
+func selfExecutable() (shown, exec string, err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return source{}, fmt.Errorf("analytic %s: finding this executable to run it built in: %w", id, err)
+		return "", "", err
 	}
-	return source{name: filepath.Base(self) + " " + BuiltinCommand + " " + id, path: self, args: []string{BuiltinCommand, id}, builtin: true, id: id}, nil
+	if runtime.GOOS == "linux" {
+		return self, "/proc/self/exe", nil
+	}
+	if err := safepath.Trusted(self); err != nil {
+		return "", "", fmt.Errorf("%w (the executable and every directory above it must be owned by root and writable by no one else)", err)
+	}
+	return self, self, nil
 }
 
 // PluginDirs lists the directories searched for plugins, in order:
@@ -130,8 +161,10 @@ func (e errPluginNotFound) Error() string {
 func (e errPluginNotFound) Is(target error) bool { return target == fs.ErrNotExist }
 
 // findPlugin returns the path of name in the first directory that has it.
-// A plugin must be a regular executable file: anything else in a plugin
-// directory is refused rather than run.
+// A plugin must be a regular executable file, and it and every directory
+// above it owned by root and writable by no one else, as osquery requires
+// of an extension: anything else is refused, by path, rather than run as
+// root.
 func findPlugin(dirs []string, name string) (string, error) {
 	for _, dir := range dirs {
 		path := filepath.Join(dir, name)
@@ -147,6 +180,9 @@ func findPlugin(dirs []string, name string) (string, error) {
 		}
 		if runtime.GOOS != "windows" && info.Mode().Perm()&0o111 == 0 {
 			return "", fmt.Errorf("plugin %s: %s is not executable", name, path)
+		}
+		if err := safepath.Trusted(path); err != nil {
+			return "", fmt.Errorf("plugin %s refused: %w (a plugin and every directory above it must be owned by root and writable by no one else)", name, err)
 		}
 		return path, nil
 	}

@@ -288,12 +288,13 @@ func (p *Plugin) pidLocked() int {
 func (p *Plugin) launch(ctx context.Context) error {
 	o := p.sup.opts
 	src := p.src
-	sum, err := plugin.FileSHA256(src.path)
+	sum, err := plugin.FileSHA256(src.exec)
 	if err != nil {
 		return fmt.Errorf("plugin %s: %w", src.name, err)
 	}
 	proc, err := plugin.Launch(ctx, plugin.LaunchConfig{
-		Path:         src.path,
+		Path:         src.exec,
+		Name:         src.logName(),
 		Args:         src.args,
 		SHA256:       src.checksum,
 		Logger:       o.Logger,

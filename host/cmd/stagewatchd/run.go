@@ -19,6 +19,7 @@ import (
 	"github.com/stagewatch/stagewatch/host/packs"
 	"github.com/stagewatch/stagewatch/host/sqlengine"
 	"github.com/stagewatch/stagewatch/internal/config"
+	"github.com/stagewatch/stagewatch/internal/safepath"
 	"github.com/stagewatch/stagewatch/internal/version"
 	builtinpacks "github.com/stagewatch/stagewatch/packs"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
@@ -143,9 +144,10 @@ func startRunning(ctx context.Context, cfg *config.File, loaded []*packs.Pack, o
 		return nil, err
 	}
 	stateDir := filepath.Join(cfg.Stagewatch.StateDir, "packs")
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		logger.Warn(fmt.Sprintf("pack state dir %s: %v; differential state kept in memory only", stateDir, err))
-		stateDir = ""
+	for _, dir := range []string{cfg.Stagewatch.StateDir, stateDir} {
+		if err := safepath.OwnDir(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("state directory %w", err)
+		}
 	}
 	d.scheduler, err = packs.NewScheduler(packs.SchedulerOptions{
 		Engine:         d.engine,
@@ -226,14 +228,28 @@ func loadPacks(paths []string) ([]*packs.Pack, error) {
 	return []*packs.Pack{p}, nil
 }
 
+// openResultsLog opens the osquery result log for appending. Its
+// directory is made 0750 when missing and must not be writable by others;
+// the file is never followed through a link (a user could point one at
+// /etc/shadow in a directory they can write) and must be a regular file
+// owned by root (or this user).
 func openResultsLog(path string) (*os.File, error) {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("results log: %w", err)
-		}
+	if err := safepath.OwnDir(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("results log %s: its directory %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|noFollow, 0o640)
 	if err != nil {
+		return nil, fmt.Errorf("results log: %w", err)
+	}
+	info, err := f.Stat()
+	if err == nil && !info.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", path)
+	}
+	if err == nil {
+		err = safepath.OwnedFile(path, info)
+	}
+	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("results log: %w", err)
 	}
 	return f, nil

@@ -25,7 +25,10 @@ const DefaultStartTimeout = 10 * time.Second
 
 // LaunchConfig says which plugin binary to start and how.
 type LaunchConfig struct {
-	Path   string
+	Path string
+	// Name names the plugin in its log lines; empty means the binary's
+	// base name.
+	Name   string
 	SHA256 string // hex; when set, a binary with another digest is refused
 	Args   []string
 	// Env is added to the host's environment (and wins over it).
@@ -66,7 +69,11 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Plugin, error) {
 	if logger == nil {
 		logger = hclog.New(&hclog.LoggerOptions{Name: "plugin", Level: hclog.Info, Output: os.Stderr})
 	}
-	logger = logger.Named(filepath.Base(path))
+	name := cfg.Name
+	if name == "" {
+		name = filepath.Base(path)
+	}
+	logger = logger.Named(name)
 
 	var secure *goplugin.SecureConfig
 	if cfg.SHA256 != "" {

@@ -1,0 +1,7 @@
+//go:build windows
+
+package main
+
+// noFollow is unset on Windows, where creating a symbolic link needs a
+// privilege ordinary users lack.
+const noFollow = 0
