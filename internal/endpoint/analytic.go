@@ -140,6 +140,11 @@ func (a *Analytic) Configure(ctx context.Context, req sdk.ConfigureRequest) (jso
 	if mode == 0 {
 		mode = sdk.ModeLive
 	}
+	if mode == sdk.ModeLive {
+		if err := a.def.Names.checkResolved(st.dirs, a.def.PathStyle); err != nil {
+			return nil, err
+		}
+	}
 
 	a.mu.Lock()
 	defer a.mu.Unlock()

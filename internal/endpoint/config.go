@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/stagewatch/stagewatch/internal/elements"
@@ -191,4 +193,30 @@ func (n Names) configError(err error) error {
 		key = ce.Field
 	}
 	return &sdk.ConfigError{Key: key, Reason: ce.Problem}
+}
+
+// checkResolved checks the staging directories again as this host resolves
+// them: a link is judged by where it leads (/tmp/l -> / would stage every
+// file on every mount), for live collection only, since replayed logs come
+// from another machine's file system.
+func (n Names) checkResolved(dirs []string, style staging.PathStyle) error {
+	resolved := make([]string, 0, len(dirs))
+	for _, d := range dirs {
+		prefix := staging.StaticPrefix(d, style)
+		real, err := filepath.EvalSymlinks(prefix)
+		if err != nil || real == filepath.Clean(prefix) {
+			resolved = append(resolved, d)
+			continue
+		}
+		resolved = append(resolved, real+d[len(prefix):])
+	}
+	if _, err := staging.NewRoots(resolved, style); err != nil {
+		var re *staging.RootError
+		if errors.As(err, &re) {
+			return &sdk.ConfigError{Key: n.StagingDirectories, Reason: fmt.Sprintf(
+				"%q at index %d resolves to %q: %s", dirs[re.Index], re.Index, re.Dir, strings.TrimPrefix(re.Problem, fmt.Sprintf("%q: ", re.Dir)))}
+		}
+		return err
+	}
+	return nil
 }

@@ -90,3 +90,22 @@ func TestRunRefusesUnsafePaths(t *testing.T) {
 		t.Fatalf("the link's target was written: %q", data)
 	}
 }
+
+// A staging directory given as a link to / is refused by the daemon as /
+// itself is, naming the key.
+func TestRunRefusesStagingLinkToRoot(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	dir := openTempDir(t)
+	link := filepath.Join(dir, "l")
+	if err := os.Symlink("/", link); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "stagewatch.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("stagewatch:\n  socket: %s\n  state_dir: %s\nAN0041:\n  StagingDirectoryList: [%s/]\n",
+		filepath.Join(dir, "run", "s.sock"), filepath.Join(dir, "state"), link)), 0o644)
+	r := runCLI(t, -1, "run", "--config", cfg)
+	if r.code != 1 || !strings.Contains(r.stderr, "AN0041.StagingDirectoryList") || !strings.Contains(r.stderr, `resolves to "/"`) {
+		t.Fatalf("run with a staging link to /: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -111,5 +113,36 @@ func TestStartOutsideLiveModeCollectsNothing(t *testing.T) {
 	}
 	if h := New().Health(context.Background()); h.State != sdk.StateFailed || h.Message != "not configured" {
 		t.Fatalf("unconfigured health %v %q", h.State, h.Message)
+	}
+}
+
+// A staging directory given as a link is judged by where it leads on this
+// host: a link to / would stage every file on every mount. Replayed logs
+// come from another machine, so the check is for live collection only.
+func TestSymlinkedStagingDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	toRoot := filepath.Join(dir, "l")
+	if err := os.Symlink("/", toRoot); err != nil {
+		t.Fatal(err)
+	}
+	toTmp := filepath.Join(dir, "t")
+	if err := os.Symlink("/tmp", toTmp); err != nil {
+		t.Fatal(err)
+	}
+	config := func(dirs ...string) json.RawMessage {
+		b, _ := json.Marshal(map[string][]string{StagingDirectoryList: dirs})
+		return b
+	}
+	_, err := New().Configure(context.Background(), sdk.ConfigureRequest{Config: config("/var/tmp/", toRoot+"/"), Mode: sdk.ModeLive})
+	var ce *sdk.ConfigError
+	if !errors.As(err, &ce) || ce.Key != StagingDirectoryList || !strings.Contains(ce.Reason, `resolves to "/"`) || !strings.Contains(ce.Reason, "index 1") {
+		t.Fatalf("a link to / in live mode: %v", err)
+	}
+	if _, err := New().Configure(context.Background(), sdk.ConfigureRequest{Config: config(toTmp + "/"), Mode: sdk.ModeLive}); err != nil {
+		t.Fatalf("a link to /tmp in live mode: %v", err)
+	}
+	if _, err := New().Configure(context.Background(), sdk.ConfigureRequest{Config: config(toRoot + "/"), Mode: sdk.ModeReplay}); err != nil {
+		t.Fatalf("replay judges the paths as written: %v", err)
 	}
 }

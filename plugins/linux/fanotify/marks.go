@@ -71,6 +71,9 @@ func newStagingDirs(dirs []string) ([]stagingDir, error) {
 			sd.canonicalBase = resolved
 		}
 		sd.prefix = withSlash(sd.canonicalBase)
+		if sd.canonical() == "/" {
+			return nil, fmt.Errorf("fanotify: staging directory %q resolves to /: every file would be staged", d)
+		}
 		if seen[sd.canonical()] {
 			continue
 		}
@@ -126,6 +129,12 @@ func (w *Watcher) markAll() []SkippedDir {
 	for i := range w.dirs {
 		d := &w.dirs[i]
 		if resolved, err := filepath.EvalSymlinks(d.base); err == nil && resolved != d.canonicalBase {
+			if resolved == "/" && d.tail == "" {
+				// Re-pointed at / since the start: watching it would stage
+				// every file, so the old spelling stays.
+				skipped = append(skipped, SkippedDir{Dir: d.given, Reason: "now resolves to /: every file would be staged"})
+				continue
+			}
 			// Created (or re-pointed) since the last look.
 			d.canonicalBase, d.prefix = resolved, withSlash(resolved)
 		}

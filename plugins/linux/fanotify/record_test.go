@@ -4,6 +4,8 @@ package fanotify
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -224,5 +226,17 @@ short line
 	}
 	if want := []string{"/mnt/usb stick", "/home/alice/tmp"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("mounts under staging = %q, want %q", got, want)
+	}
+}
+
+// A staging directory that is a link to / would stage every file: refused.
+func TestStagingDirLinkedToRootIsRefused(t *testing.T) {
+	t.Parallel()
+	link := filepath.Join(t.TempDir(), "l")
+	if err := os.Symlink("/", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newStagingDirs([]string{"/tmp/", link}); err == nil || !strings.Contains(err.Error(), "resolves to /") {
+		t.Fatalf("a link to /: %v", err)
 	}
 }
