@@ -84,12 +84,12 @@ func (n Names) Elements(platform string) []sdk.MutableElement {
 		sdk.MutableElement{
 			Name: AllowedParentProcesses, Type: sdk.ElementStringList,
 			Default:     jsonOf(staging.DefaultAllowedParents(platform)),
-			Description: "Executable names (globs) of package managers, build tools and maintenance jobs: files written and archives made by such a process, its child or its grandchild are benign.",
+			Description: "Package managers, build tools and maintenance jobs, by executable name (glob) or absolute path (glob): files written and archives made by such a process, its child or its grandchild are benign. A name matches only an executable outside the staging directories (a renamed copy in /tmp is not the tool).",
 		},
 		sdk.MutableElement{
 			Name: AllowedPaths, Type: sdk.ElementStringList,
 			Default:     jsonOf(staging.DefaultAllowedPaths(platform)),
-			Description: "Path globs (* crosses directory separators) never counted as staging: build and package scratch files.",
+			Description: "Path globs (* crosses directory separators) never counted as staging: build and package scratch files. \"GLOB by TOOL,…\" allows the path only for writes by those tools (names or absolute path globs), the writer or its parent.",
 		},
 		sdk.MutableElement{
 			Name: MinimumFileCount, Type: sdk.ElementInteger,

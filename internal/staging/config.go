@@ -124,17 +124,25 @@ func DefaultAllowedParents(platform string) []string {
 }
 
 // DefaultAllowedPaths returns build and package scratch paths that are
-// never staging.
+// never staging, each for the tools that write them ("GLOB by TOOL,…": the
+// writer or its parent must be one of them).
 func DefaultAllowedPaths(platform string) []string {
 	switch platform {
 	case "windows":
-		return []string{`C:\Windows\Temp\MsiInstaller*`, `C:\Users\*\AppData\Local\Temp\msi*.tmp`, `C:\Windows\Temp\*.etl`}
+		return []string{`C:\Windows\Temp\MsiInstaller* by msiexec`, `C:\Users\*\AppData\Local\Temp\msi*.tmp by msiexec`,
+			`C:\Windows\Temp\*.etl by svchost,wpr,xperf,logman`}
 	case "darwin":
-		return []string{"/private/var/folders/*/*/T/go-build*", "/private/var/folders/*/*/T/com.apple.*", "/private/var/folders/*/*/T/TemporaryItems/*"}
+		return []string{"/private/var/folders/*/*/T/go-build* by go,compile,link,asm,cgo,vet",
+			"/private/var/folders/*/*/T/com.apple.* by /System/*,/usr/libexec/*,/usr/sbin/*",
+			"/private/var/folders/*/*/T/TemporaryItems/* by /System/*,/usr/libexec/*"}
 	}
-	return []string{"/tmp/go-build*", "/tmp/cc*.s", "/tmp/cc*.o", "/tmp/cc*.res", "/tmp/cc*.ld", "/tmp/cc*.le",
-		"/var/tmp/*.dpkg-*", "/tmp/pip-*", "/tmp/npm-*", "/tmp/rustc*", "/tmp/systemd-private-*",
-		"/var/tmp/systemd-private-*", "/tmp/.X11-unix/*", "/tmp/.ICE-unix/*", "/tmp/tmux-*"}
+	cc := "gcc,g++,cc,c++,cc1,cc1plus,as,collect2,ld,ld.*,clang,clang++"
+	return []string{"/tmp/go-build* by go,compile,link,asm,cgo,vet", "/tmp/cc*.s by " + cc, "/tmp/cc*.o by " + cc,
+		"/tmp/cc*.res by " + cc, "/tmp/cc*.ld by " + cc, "/tmp/cc*.le by " + cc,
+		"/var/tmp/*.dpkg-* by dpkg,apt,apt-get,unattended-upgr*", "/tmp/pip-* by pip,pip3", "/tmp/npm-* by npm,node",
+		"/tmp/rustc* by rustc,cargo", "/tmp/systemd-private-* by systemd", "/var/tmp/systemd-private-* by systemd",
+		"/tmp/.X11-unix/* by Xorg,Xwayland,Xvfb,X", "/tmp/.ICE-unix/* by gnome-session*,ksmserver,xfce4-session,startplasma*",
+		"/tmp/tmux-* by tmux"}
 }
 
 // StyleFor is how paths are spelled on an osquery platform: Windows for

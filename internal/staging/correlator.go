@@ -55,8 +55,8 @@ type Correlator struct {
 	style          PathStyle
 	roots          []root
 	archivers      patternSet
-	allowedParents patternSet
-	allowedPaths   []string
+	allowedParents programs
+	allowedPaths   []allowedPath
 	window         int64
 	gateAny        bool
 	gateInter      bool
@@ -175,21 +175,11 @@ func New(cfg Config) (*Correlator, error) {
 	if c.archivers, err = newPatternSet("ArchiverPatterns", cfg.ArchiverPatterns); err != nil {
 		return nil, err
 	}
-	if c.allowedParents, err = newPatternSet("AllowedParents", cfg.AllowedParents); err != nil {
+	if c.allowedParents, err = newPrograms("AllowedParents", cfg.AllowedParents, c.style); err != nil {
 		return nil, err
 	}
-	for _, p := range cfg.AllowedPaths {
-		if strings.TrimSpace(p) == "" {
-			return nil, fieldErr("AllowedPaths", "empty pattern")
-		}
-		n := p
-		switch c.style {
-		case Windows:
-			n = strings.ToLower(strings.ReplaceAll(p, "/", `\`))
-		case Mac:
-			n = lowerASCIIString(p)
-		}
-		c.allowedPaths = append(c.allowedPaths, n)
+	if c.allowedPaths, err = newAllowedPaths(cfg.AllowedPaths, c.style); err != nil {
+		return nil, err
 	}
 	for _, u := range cfg.UserContext {
 		switch strings.ToLower(u) {
@@ -322,43 +312,6 @@ func (c *Correlator) addStep(s *step) {
 	}
 }
 
-// allowedProcess reports whether p, its parent or its grandparent is an
-// allowed parent. The chain is not followed further: package managers,
-// compilers and logrotate start their archivers and temp-file writers
-// directly or through one shell, while a whole interactive session may
-// descend from a build tool or a terminal that happens to be listed, and
-// an attacker working there must still be seen.
-func (c *Correlator) allowedProcess(p *event.Process) bool {
-	if c.allowedParents.empty() {
-		return false
-	}
-	if c.allowedParents.match(c.style.baseName(p.Exe)) || c.allowedParents.match(c.style.baseName(p.Parent)) {
-		return true
-	}
-	for i, a := range p.Ancestors {
-		if i >= AllowedParentDepth {
-			break
-		}
-		if c.allowedParents.match(c.style.baseName(a)) {
-			return true
-		}
-	}
-	return false
-}
-
-// AllowedParentDepth is how many ancestors (parent first) AllowedParents
-// is matched against.
-const AllowedParentDepth = 2
-
-func (c *Correlator) allowedPath(p string) bool {
-	for _, g := range c.allowedPaths {
-		if c.style.globMatch(g, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // execStepOf returns the archiver or extractor exec step of pid covering
 // time t, if any: that process's own writes are its output, not staging.
 func (c *Correlator) execStepOf(pid, t int64) *step {
@@ -396,7 +349,7 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 	if !ok || pl.isRoot {
 		return nil
 	}
-	if c.allowedPath(norm) || c.allowedProcess(&ev.Process) {
+	if c.allowedPath(norm, &ev.Process) || c.allowedProcess(&ev.Process) {
 		c.stats.Ignored++
 		return nil
 	}

@@ -346,6 +346,53 @@ func TestScenarios(t *testing.T) {
 			want: 1, staging: "/private/var/folders/zz/abc123/T/st", files: 2,
 		},
 		{
+			// A copy of bash named make, put in /tmp, is not make.
+			name: "an allowed name in a staging directory is not the allowed tool",
+			cfg:  linuxCfg,
+			events: seq(
+				one(fileEv(0, event.KindFileCreate, "/tmp/loot/a.docx", 10, 390, "/usr/bin/cp", alice, "/tmp/make")),
+				one(fileEv(time.Second, event.KindFileCreate, "/tmp/loot/b.docx", 10, 390, "/usr/bin/cp", alice, "/tmp/make")),
+				one(execEv(time.Minute, 391, 389, "/tmp", alice, []string{"/tmp/make"}, "/usr/bin/tar", "czf", "loot.tgz", "loot"))),
+			want: 1, staging: "/tmp/loot", files: 2,
+		},
+		{
+			name: "the allowed tool where it lives is quiet",
+			cfg:  linuxCfg,
+			events: seq(
+				one(fileEv(0, event.KindFileCreate, "/tmp/build/a.o", 10, 392, "/usr/bin/cp", alice, "/usr/bin/make")),
+				one(fileEv(time.Second, event.KindFileCreate, "/tmp/build/b.o", 10, 392, "/usr/bin/cp", alice, "/usr/bin/make")),
+				one(execEv(time.Minute, 393, 389, "/tmp", alice, []string{"/usr/bin/make"}, "/usr/bin/tar", "czf", "build.tgz", "build"))),
+			want: 0,
+		},
+		{
+			name: "an absolute path allows exactly that program",
+			cfg:  Config{AnalyticID: "AN0041", Platform: "linux", AllowedParents: []string{"/opt/backup/bin/*"}},
+			events: seq(
+				one(fileEv(0, event.KindFileCreate, "/var/tmp/bk/a.sql", 10, 394, "/usr/bin/cp", daemon, "/opt/backup/bin/nightly")),
+				one(fileEv(time.Second, event.KindFileCreate, "/var/tmp/bk/b.sql", 10, 394, "/usr/bin/cp", daemon, "/opt/backup/bin/nightly")),
+				one(execEv(time.Minute, 395, 394, "/var/tmp", daemon, []string{"/opt/backup/bin/nightly"}, "/usr/bin/tar", "czf", "bk.tgz", "bk"))),
+			want: 0,
+		},
+		{
+			// /tmp/pip-* is pip's scratch space, not everyone's.
+			name: "an allowed path is allowed only for the tool it is for",
+			cfg:  linuxCfg,
+			events: seq(copyInto(0, 396, "/usr/bin/cp", alice, "/tmp/pip-x/a.docx", "/tmp/pip-x/b.docx"),
+				one(execEv(time.Minute, 397, 100, "/tmp", alice, nil, "/usr/bin/tar", "czf", "x.tgz", "pip-x"))),
+			want: 1, staging: "/tmp/pip-x", files: 2,
+		},
+		{
+			name: "pip's own scratch files are quiet",
+			cfg:  linuxCfg,
+			events: seq(
+				[]*event.Event{{Time: t0, Kind: event.KindFileCreate, Path: "/tmp/pip-build-1/a.py", Actor: alice, Source: "fanotify",
+					Process: event.Process{PID: 398, Exe: "/usr/bin/python3.11", Argv: []string{"python3", "/usr/bin/pip", "install", "."}, Cwd: "/home/alice"}},
+					{Time: t0.Add(time.Second), Kind: event.KindFileCreate, Path: "/tmp/pip-build-1/b.py", Actor: alice, Source: "fanotify",
+						Process: event.Process{PID: 398, Exe: "/usr/bin/python3.11", Argv: []string{"python3", "/usr/bin/pip", "install", "."}, Cwd: "/home/alice"}}},
+				one(execEv(time.Minute, 399, 100, "/tmp", alice, nil, "/usr/bin/tar", "czf", "p.tgz", "pip-build-1"))),
+			want: 0,
+		},
+		{
 			// The collector says what elevated means on its platform; the
 			// model does not guess it from uids.
 			name: "uid 0 is not elevated unless the collector says so",

@@ -5,6 +5,7 @@ package an0041
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,6 +65,7 @@ func TestLive(t *testing.T) {
 	src := sourceDocuments(t)
 	t.Run("staging", func(t *testing.T) { liveStaging(t, a, src) })
 	t.Run("benign", func(t *testing.T) { liveBenign(t, a, src) })
+	t.Run("allowlist evasion", func(t *testing.T) { liveEvasion(t, a, src) })
 
 	h = a.Health(ctx)
 	if h.EventsSeen == 0 || h.Detections < 2 {
@@ -239,5 +241,42 @@ func liveBenign(t *testing.T, a sdk.Analytic, src string) {
 	}
 	if !sawExtract || !sawRotateGzip {
 		t.Errorf("process events missing: extraction %v, logrotate's gzip %v", sawExtract, sawRotateGzip)
+	}
+}
+
+// liveEvasion stages through what the allowlists would let pass if they
+// went by name alone: a copy of bash named make, put in /tmp, and pip's
+// scratch-path pattern written by cp.
+func liveEvasion(t *testing.T, a sdk.Analytic, src string) {
+	dir, err := os.MkdirTemp("/tmp", "sw-evade-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	fakeMake := filepath.Join(dir, "make")
+	bash, err := os.ReadFile("/bin/bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fakeMake, bash, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stage := filepath.Join(dir, "stage")
+	script := fmt.Sprintf("mkdir %[1]s && cp %[2]q %[3]q %[1]s/ && tar czf %[1]s.tgz -C %[4]s stage", stage,
+		filepath.Join(src, "budget.csv"), filepath.Join(src, "spec.pdf"), dir)
+	exited := run(t, dir, fakeMake, "-c", script)
+	if r, _ := waitDetection(t, a, stage+".tgz", exited); r["file_count"] != "2" {
+		t.Errorf("staging under a fake make: %v", r)
+	}
+
+	pipDir, err := os.MkdirTemp("/tmp", "pip-sw-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(pipDir); os.Remove(pipDir + ".tgz") })
+	run(t, src, "cp", "budget.csv", "spec.pdf", pipDir+"/")
+	exited = run(t, "/tmp", "tar", "czf", pipDir+".tgz", "-C", "/tmp", filepath.Base(pipDir))
+	if r, _ := waitDetection(t, a, pipDir+".tgz", exited); r["file_count"] != "2" {
+		t.Errorf("staging in pip's scratch-path pattern by cp: %v", r)
 	}
 }
