@@ -96,6 +96,10 @@ type Event struct {
 	Size       int64 // bytes, Unknown when not known
 	Host       string
 	Source     string // sensor or log: fanotify, audit, sysmon, eslogger…
+	// ArchiveFormat is the archive or compression format the written
+	// file's first bytes show (gzip, zip…), set by collectors that can read
+	// them; empty when not known or none.
+	ArchiveFormat string
 }
 
 // Detection is one staging detection: a row of staging_detections.

@@ -260,3 +260,32 @@ func (s PathStyle) positionals(args []string) []string {
 	}
 	return out
 }
+
+// readers copy the files they read to their stdout, feeding a pipeline.
+var readers = map[string]bool{"cat": true, "tac": true, "pv": true, "dd": true}
+
+// readerInputs are the files a reader (cat a b c, pv f, dd if=f) feeds to
+// its stdout, as written; ok is false for other programs.
+func readerInputs(exe string, argv []string, style PathStyle) (inputs []string, ok bool) {
+	var buf [32]byte
+	n := toolKey(style.baseName(exe), &buf)
+	name := string(buf[:n])
+	if !readers[name] {
+		return nil, false
+	}
+	args := argvTail(argv)
+	if name == "dd" {
+		for _, a := range args {
+			if f, found := strings.CutPrefix(a, "if="); found && f != "" {
+				inputs = append(inputs, f)
+			}
+		}
+		return inputs, true
+	}
+	for _, a := range style.positionals(args) {
+		if a != "-" {
+			inputs = append(inputs, a)
+		}
+	}
+	return inputs, true
+}

@@ -71,6 +71,7 @@ type Correlator struct {
 	stepHead   int
 	byPID      map[int64]*step // latest exec step of each pid
 	latestStep int64
+	readers    []pipeReader // recent cat/pv/dd execs, for the compressors they feed
 
 	now       int64 // newest event time seen, unix ns
 	lastSweep int64
@@ -354,10 +355,18 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 		return nil
 	}
 	pid := ev.Process.PID
+	isArchive := hasArchiveExt(norm) || archiveByContent(norm, ev.ArchiveFormat)
 	if s := c.execStepOf(pid, t); s != nil {
+		// The archiver's own write. Written to its stdout (gzip > x.gz),
+		// the step learns its archive here.
+		if isArchive && s.kind == CommandArchiver && (s.output == "" || s.output == "-") {
+			s.output, s.outDisp = norm, raw
+			if s.emitted {
+				return c.emit(s, nil)
+			}
+		}
 		return nil
 	}
-	isArchive := hasArchiveExt(norm)
 	writerIsArchiver := c.archivers.match(c.style.baseName(ev.Process.Exe))
 	var out []event.Detection
 	if !writerIsArchiver {

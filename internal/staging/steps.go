@@ -37,6 +37,9 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		c.stats.Invalid++
 		return nil
 	}
+	if inputs, ok := readerInputs(exe, p.Argv, c.style); ok {
+		return c.pipeReader(ev, t, inputs)
+	}
 	if c.seenOrPartOfParent(p, exe, t) {
 		return nil
 	}
@@ -146,9 +149,15 @@ func (c *Correlator) archiveStep(ev *event.Event, key stepKey, exe string, cmd C
 	}
 	// With no operands the tool reads names from stdin (cpio -o, tar -T -,
 	// zip -@), usually produced in its cwd; a compressor with no operands
-	// filters stdin, which says nothing about its cwd.
-	if len(s.refs) == 0 && p.Cwd != "" && tools[cmd.Tool].family != famCompressor {
-		s.refs = append(s.refs, ResolvePath(p.Cwd, ".", c.style))
+	// filters stdin, which says nothing about its cwd, but what feeds it in
+	// the same pipeline may (cat a b c | gzip).
+	if len(s.refs) == 0 {
+		switch {
+		case tools[cmd.Tool].family == famCompressor:
+			s.refs = c.fedBy(s)
+		case p.Cwd != "":
+			s.refs = append(s.refs, ResolvePath(p.Cwd, ".", c.style))
+		}
 	}
 	switch cmd.Output {
 	case "":
@@ -188,8 +197,9 @@ func (c *Correlator) archiveFileStep(ev *event.Event, t int64, raw, norm string,
 	}
 	if pl.inRoot {
 		// An archive beside the staged directory is usually named after
-		// it: /tmp/loot.zip for /tmp/loot.
-		s.refs = append(s.refs, stripArchiveExt(norm))
+		// it: /tmp/loot.zip for /tmp/loot, and /tmp/loot.dat when only its
+		// content says it is one.
+		s.refs = append(s.refs, archiveStem(norm, c.style))
 		s.rootFiles = append(s.rootFiles, pl.group)
 	} else {
 		s.refs = append(s.refs, pl.group)
@@ -309,4 +319,76 @@ func (c *Correlator) emit(s *step, out []event.Detection) []event.Detection {
 		s.emitted = true
 	}
 	return append(out, d)
+}
+
+// pipeReader is a program that copies files to its stdout (cat, pv, dd):
+// a compressor it feeds in one pipeline (cat a b c | gzip > x.gz) reads
+// those files.
+type pipeReader struct {
+	time, ppid int64
+	actor      event.Actor
+	refs       []string
+}
+
+// maxReaders bounds the readers remembered for pipelines that have not
+// started their compressor yet.
+const maxReaders = 256
+
+// pipeReader records a reader exec and gives its files to a compressor
+// already started in the same pipeline.
+func (c *Correlator) pipeReader(ev *event.Event, t int64, inputs []string) []event.Detection {
+	p := &ev.Process
+	r := pipeReader{time: t, ppid: p.PPID, actor: ev.Actor}
+	for _, in := range inputs {
+		r.refs = append(r.refs, ResolvePath(p.Cwd, in, c.style))
+	}
+	if len(r.refs) == 0 || p.PPID <= 0 {
+		return nil
+	}
+	if len(c.readers) == maxReaders {
+		copy(c.readers, c.readers[1:])
+		c.readers = c.readers[:maxReaders-1]
+	}
+	c.readers = append(c.readers, r)
+	var out []event.Detection
+	for i := len(c.stepQueue) - 1; i >= c.stepHead; i-- {
+		s := c.stepQueue[i]
+		if s.removed || s.kind != CommandArchiver || len(s.refs) > 0 || !r.feeds(s) {
+			continue
+		}
+		s.refs = append(s.refs, r.refs...)
+		out = c.emit(s, out)
+	}
+	return out
+}
+
+// fedBy returns the files the readers of s's pipeline copy to it.
+func (c *Correlator) fedBy(s *step) []string {
+	var refs []string
+	for i := range c.readers {
+		if c.readers[i].feeds(s) {
+			refs = append(refs, c.readers[i].refs...)
+		}
+	}
+	return refs
+}
+
+// feeds reports whether r and the compressor step s are one pipeline: the
+// same shell started both (siblings), moments apart, as the same actor.
+func (r *pipeReader) feeds(s *step) bool {
+	return tools[s.tool].family == famCompressor && !s.fileStep && r.ppid == s.ppid &&
+		abs64(r.time-s.time) <= int64(maxSkew) && sameActor(&r.actor, &s.actor)
+}
+
+// archiveStem is an archive's path without its suffixes: the archive ones
+// (loot.tar.gz), else the one it has (loot.dat, an archive by content).
+func archiveStem(p string, style PathStyle) string {
+	if hasArchiveExt(p) {
+		return stripArchiveExt(p)
+	}
+	base := style.baseName(p)
+	if dot := strings.LastIndexByte(base, '.'); dot > 0 {
+		return p[:len(p)-len(base)+dot]
+	}
+	return p
 }

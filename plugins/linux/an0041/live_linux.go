@@ -122,7 +122,7 @@ func (w fanotifyCollector) Stats() endpoint.CollectorStats {
 		Counters: map[string]uint64{
 			"fanotify_events_read": s.EventsRead, "fanotify_kept": s.Kept, "fanotify_overflows": s.Overflows,
 			"fanotify_resolve_failures": s.ResolveFailures, "fanotify_malformed": s.Malformed,
-			"fanotify_tree_truncated": s.TreeTruncated,
+			"fanotify_tree_truncated": s.TreeTruncated, "fanotify_heads_read": s.HeadsRead,
 		},
 		Gauges: map[string]uint64{"fanotify_marked": uint64(len(s.Marked)), "fanotify_skipped_dirs": uint64(len(s.Skipped))},
 	}

@@ -269,6 +269,29 @@ func liveEvasion(t *testing.T, a sdk.Analytic, src string) {
 		t.Errorf("staging under a fake make: %v", r)
 	}
 
+	// A renamed gzip writing a .dat: an archive by its content.
+	helper := filepath.Join(dir, "helper")
+	gz, err := os.ReadFile("/bin/gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(helper, gz, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	packed := filepath.Join(dir, "stage", "..", "blob.dat")
+	exited = run(t, stage, "sh", "-c", fmt.Sprintf("%s -c budget.csv spec.pdf > %s", helper, packed))
+	if r, _ := waitDetection(t, a, filepath.Join(dir, "blob.dat"), exited); r["file_count"] != "2" {
+		t.Errorf("an archive written as .dat by a renamed gzip: %v", r)
+	}
+
+	// cat feeding gzip in one pipeline.
+	piped := filepath.Join(dir, "piped.gz")
+	exited = run(t, stage, "sh", "-c", "cat budget.csv spec.pdf | gzip > "+piped)
+	// The group holds the copies and the .dat written beside them.
+	if r, _ := waitDetection(t, a, piped, exited); atoi(r["file_count"]) < 2 || !strings.Contains(r["reason"], "with gzip") {
+		t.Errorf("cat | gzip over staged files: %v", r)
+	}
+
 	pipDir, err := os.MkdirTemp("/tmp", "pip-sw-")
 	if err != nil {
 		t.Fatal(err)
@@ -279,4 +302,9 @@ func liveEvasion(t *testing.T, a sdk.Analytic, src string) {
 	if r, _ := waitDetection(t, a, pipDir+".tgz", exited); r["file_count"] != "2" {
 		t.Errorf("staging in pip's scratch-path pattern by cp: %v", r)
 	}
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

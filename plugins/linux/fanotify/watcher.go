@@ -88,6 +88,7 @@ type Stats struct {
 	CacheFlushes    uint64 // directory renames and overflows invalidate all paths
 	Batches         uint64 // emit calls
 	TreeTruncated   uint64 // files not reported below a directory moved in (past maxTreeFiles)
+	HeadsRead       uint64 // files whose first bytes were read for an archive format
 	UnboundedQueue  bool
 	Marked          []string     // one directory per marked filesystem
 	Skipped         []SkippedDir // staging directories or mounts without a mark, as of the last check
@@ -113,8 +114,9 @@ type Watcher struct {
 	running bool
 	closed  bool
 	runDone chan struct{}
-	cache   *dirCache // Run's goroutine only
-	linkBuf []byte    // Run's goroutine only
+	cache   *dirCache                       // Run's goroutine only
+	linkBuf []byte                          // Run's goroutine only
+	headBuf [staging.ContentSniffBytes]byte // Run's goroutine only: the start of a file just written
 
 	// drainedAt is the wall time (ns) at which the last read that emptied
 	// the kernel queue started, stored after its events were emitted; idle
@@ -126,7 +128,7 @@ type Watcher struct {
 	eventsRead, kept, filtered, self, overflows atomic.Uint64
 	resolveFailures, stale, malformed           atomic.Uint64
 	cacheHits, cacheMisses, cacheFlushes, batch atomic.Uint64
-	treeTruncated                               atomic.Uint64
+	treeTruncated, headsRead                    atomic.Uint64
 }
 
 // New creates the fanotify group and marks the staging filesystems.
@@ -254,6 +256,7 @@ func (w *Watcher) Stats() Stats {
 		CacheMisses:     w.cacheMisses.Load(),
 		CacheFlushes:    w.cacheFlushes.Load(),
 		TreeTruncated:   w.treeTruncated.Load(),
+		HeadsRead:       w.headsRead.Load(),
 		Batches:         w.batch.Load(),
 		UnboundedQueue:  w.opts.UnboundedQueue,
 		Marked:          marked,
@@ -477,9 +480,38 @@ func (w *Watcher) written(batch []*event.Event, ev rawEvent, now time.Time, mono
 		batch = append(batch, w.newEvent(event.KindFileCreate, path, "", size, proc, actor, when))
 	}
 	if ev.mask&unix.FAN_CLOSE_WRITE != 0 {
-		batch = append(batch, w.newEvent(event.KindFileWrite, path, "", size, proc, actor, when))
+		written := w.newEvent(event.KindFileWrite, path, "", size, proc, actor, when)
+		if size >= 2 {
+			written.ArchiveFormat = w.archiveFormat(path)
+		}
+		batch = append(batch, written)
 	}
 	return batch
+}
+
+// archiveFormat reads the start of a file just written and says which
+// archive format it shows, if any: an archive named .dat by a renamed
+// archiver or a script is still an archive. Links are not followed and
+// only regular files are read.
+func (w *Watcher) archiveFormat(path string) string {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOATIME, 0)
+	if errors.Is(err, unix.EPERM) {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return ""
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return ""
+	}
+	n, err := unix.Read(fd, w.headBuf[:])
+	if err != nil || n <= 0 {
+		return ""
+	}
+	w.headsRead.Add(1)
+	return staging.ArchiveFormat(w.headBuf[:n])
 }
 
 // renamed handles FAN_RENAME: a file or directory moved or renamed into a
