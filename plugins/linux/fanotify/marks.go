@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -140,16 +141,29 @@ func (w *Watcher) markAll() []SkippedDir {
 		}
 		candidates = append(candidates, d.canonicalBase)
 	}
-	mounts, err := mountsUnder(w.dirs)
+	under, all, err := mountsUnder(w.dirs)
 	if err != nil {
 		skipped = append(skipped, SkippedDir{Dir: "/proc/self/mountinfo", Reason: err.Error()})
 	}
-	candidates = append(candidates, mounts...)
+	for _, m := range under {
+		candidates = append(candidates, m.point)
+	}
 
 	for _, dir := range candidates {
 		if reason := w.markOne(dir); reason != "" {
 			skipped = append(skipped, SkippedDir{Dir: dir, Reason: reason})
 		}
+	}
+	resolveRoot := map[uint64]string{}
+	w.mu.Lock()
+	for _, fs := range w.filesystems {
+		resolveRoot[fs.dev] = fs.root
+	}
+	w.mu.Unlock()
+	views := bindViews(under, all, resolveRoot)
+	if !slices.Equal(views, w.views) {
+		w.views = views
+		w.viewsChanged = true
 	}
 	return skipped
 }
@@ -211,19 +225,25 @@ func fsidBytes(f unix.Fsid) [fsidLen]byte {
 	return b
 }
 
-// mountsUnder lists mount points strictly below a staging directory, so a
-// disk mounted at /mnt/usb is watched like /mnt itself.
-func mountsUnder(dirs []stagingDir) ([]string, error) {
+// mount is one line of /proc/self/mountinfo.
+type mount struct {
+	dev   uint64 // st_dev of what is mounted
+	root  string // the directory of the file system mounted there (/ unless a bind mount of a subtree)
+	point string // where it is mounted
+}
+
+// mountsUnder lists the mounts strictly below a staging directory, so a
+// disk mounted at /mnt/usb is watched like /mnt itself, and all mounts.
+func mountsUnder(dirs []stagingDir) (under, all []mount, err error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	return parseMountinfo(f, dirs)
 }
 
-func parseMountinfo(r io.Reader, dirs []stagingDir) ([]string, error) {
-	var out []string
+func parseMountinfo(r io.Reader, dirs []stagingDir) (under, all []mount, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -231,15 +251,76 @@ func parseMountinfo(r io.Reader, dirs []stagingDir) ([]string, error) {
 		if len(fields) < 5 {
 			continue
 		}
-		mountPoint := unescapeMountinfo(fields[4])
+		var major, minor uint32
+		if _, err := fmt.Sscanf(fields[2], "%d:%d", &major, &minor); err != nil {
+			continue
+		}
+		m := mount{dev: unix.Mkdev(major, minor), root: unescapeMountinfo(fields[3]), point: unescapeMountinfo(fields[4])}
+		all = append(all, m)
 		for i := range dirs {
-			if strings.HasPrefix(mountPoint, dirs[i].prefix) && mountPoint != dirs[i].canonicalBase {
-				out = append(out, mountPoint)
+			if strings.HasPrefix(m.point, dirs[i].prefix) && m.point != dirs[i].canonicalBase {
+				under = append(under, m)
 				break
 			}
 		}
 	}
-	return out, sc.Err()
+	return under, all, sc.Err()
+}
+
+// bindView maps the path at which a bind-mounted subtree's files resolve
+// (their place on the file system, seen through the mount we resolve
+// handles with) to the mount point below a staging directory through which
+// they were written: mount --bind /srv/data /tmp/s/inner makes
+// /srv/data/x staging as /tmp/s/inner/x.
+type bindView struct {
+	src, dst string
+}
+
+// bindViews lists the views of the bind mounts of subtrees below staging
+// directories, for file systems resolved through the mount of resolveRoot
+// (dev → a directory on it, see markedFS.root).
+func bindViews(under, all []mount, resolveRoot map[uint64]string) []bindView {
+	var views []bindView
+	for _, m := range under {
+		if m.root == "/" {
+			continue
+		}
+		dir, ok := resolveRoot[m.dev]
+		if !ok {
+			continue
+		}
+		// The mount dir resolves through: the deepest mount of the same
+		// file system containing it.
+		var via *mount
+		for i := range all {
+			a := &all[i]
+			if a.dev == m.dev && (dir == a.point || strings.HasPrefix(dir, withSlash(a.point))) && (via == nil || len(a.point) > len(via.point)) {
+				via = a
+			}
+		}
+		if via == nil || !(m.root == via.root || strings.HasPrefix(m.root, withSlash(via.root))) {
+			continue
+		}
+		src := filepath.Join(via.point, strings.TrimPrefix(m.root, via.root))
+		if src != m.point {
+			views = append(views, bindView{src: src, dst: m.point})
+		}
+	}
+	return views
+}
+
+// throughBind rewrites path into the bind mount below staging its files
+// were written through, when there is one.
+func throughBind(views []bindView, path string) (string, bool) {
+	for _, v := range views {
+		if path == v.src {
+			return v.dst, true
+		}
+		if strings.HasPrefix(path, withSlash(v.src)) {
+			return v.dst + path[len(v.src):], true
+		}
+	}
+	return path, false
 }
 
 // unescapeMountinfo undoes the kernel's octal escaping of space, tab,

@@ -220,13 +220,21 @@ func TestStagingDirsAndMountinfo(t *testing.T) {
 43 22 0:51 / /tmpfoo rw shared:11 - tmpfs tmpfs rw
 short line
 `
-	got, err := parseMountinfo(strings.NewReader(mountinfo), dirs)
+	under, all, err := parseMountinfo(strings.NewReader(mountinfo), dirs)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range under {
+		got = append(got, m.point)
 	}
 	if want := []string{"/mnt/usb stick", "/home/alice/tmp"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("mounts under staging = %q, want %q", got, want)
 	}
+	if len(all) != 6 || all[0].point != "/" || all[0].root != "/" || all[0].dev != unix.Mkdev(254, 0) {
+		t.Errorf("all mounts %+v", all)
+	}
+
 }
 
 // A staging directory that is a link to / would stage every file: refused.

@@ -102,6 +102,10 @@ type Watcher struct {
 	pid   int32
 	dirs  []stagingDir   // read and written only by New and Run's goroutine
 	roots *staging.Roots // the matcher of dirs as the kernel spells them; likewise
+	// views are the bind mounts of subtrees below staging directories
+	// (likewise); viewsChanged says cached verdicts predate them.
+	views        []bindView
+	viewsChanged bool
 
 	mu          sync.Mutex
 	filesystems map[[fsidLen]byte]*markedFS
@@ -408,6 +412,10 @@ func (w *Watcher) recheck() {
 		before[i] = w.dirs[i].canonical()
 	}
 	w.setSkipped(w.markAll())
+	if w.viewsChanged {
+		w.viewsChanged = false
+		w.flushCache()
+	}
 	for i := range w.dirs {
 		if w.dirs[i].canonical() != before[i] {
 			// A staging directory now resolves elsewhere: cached verdicts
@@ -630,6 +638,13 @@ func (w *Watcher) resolve(f fidName, mono int64) (path string, staging, ok bool)
 	// A path that does not start with "/" is outside this process's view
 	// (another mount namespace, a detached mount): never staging here.
 	staging = strings.HasPrefix(path, "/") && w.roots.Contains(path)
+	if !staging {
+		// Written through a bind mount below a staging directory, the
+		// file resolves to where it lives: staging by the mount's name.
+		if alt, ok := throughBind(w.views, path); ok && w.roots.Contains(alt) {
+			path, staging = alt, true
+		}
+	}
 	w.cache.put(f.key, path, staging, mono)
 	return path, staging, true
 }

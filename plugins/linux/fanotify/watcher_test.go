@@ -344,6 +344,46 @@ func TestWildcardStagingDirectory(t *testing.T) {
 	}
 }
 
+// Files written through a bind mount of a staging directory are staged
+// under the watched path: a path is resolved through the marked mount,
+// whichever mount the writer used.
+func TestWritesThroughABindMountAreSeenUnderTheWatchedPath(t *testing.T) {
+	requireFanotify(t)
+	t.Parallel()
+	stage := freshDir(t, "/tmp")
+	elsewhere := freshDir(t, "/var/lib")
+	if out, err := exec.Command("mount", "--bind", stage, elsewhere).CombinedOutput(); err != nil {
+		testenv.Unavailable(t, "mount --bind: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", elsewhere).Run() })
+	c := startWatcher(t, Options{Dirs: []string{stage}})
+	pid := run(t, "touch", filepath.Join(elsewhere, "via-bind.docx"))
+	want := filepath.Join(stage, "via-bind.docx")
+	c.waitFor(t, "create through the bind mount", is(event.KindFileCreate, want, pid))
+}
+
+// A directory bind-mounted into a staging directory from outside it
+// (mount --bind /srv/data /tmp/s/inner) is staging under the mount point,
+// though its files live elsewhere on the same file system.
+func TestWritesIntoABindMountInsideStagingAreSeen(t *testing.T) {
+	requireFanotify(t)
+	t.Parallel()
+	stage := freshDir(t, "/tmp")
+	source := freshDir(t, "/var/lib")
+	inner := filepath.Join(stage, "inner")
+	if err := os.Mkdir(inner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "--bind", source, inner).CombinedOutput(); err != nil {
+		testenv.Unavailable(t, "mount --bind: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", inner).Run() })
+	c := startWatcher(t, Options{Dirs: []string{stage}})
+	want := filepath.Join(inner, "staged.docx")
+	pid := run(t, "touch", want)
+	c.waitFor(t, "create in the bind mount under staging", is(event.KindFileCreate, want, pid))
+}
+
 func TestMissingDirIsSkippedThenPickedUp(t *testing.T) {
 	requireFanotify(t)
 	t.Parallel()
