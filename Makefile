@@ -15,7 +15,7 @@ GOBIN_DIR := $(CURDIR)/$(BUILD)/tools
 
 # Debian packages the tests drive for real (archivers and a compiler for the
 # end-to-end and benign-activity tests). Installed only when missing.
-TEST_DEBS := zip unzip xz-utils gcc logrotate
+TEST_DEBS := zip unzip xz-utils gcc logrotate python3
 
 .PHONY: all build run test vet cross bench proto deps packs packs-check docs package clean
 

@@ -38,6 +38,10 @@ type CaughtUpper interface {
 type CollectorStats struct {
 	Dropped     uint64 // events lost (a queue overflowed, a reader fell behind)
 	ParseErrors uint64 // malformed records skipped
+	// Errors are failures to collect one event (a path the sensor could
+	// not resolve): counted in staging_analytics.collector_errors, which
+	// the pack's health query watches.
+	Errors uint64
 	// Counters are detail counters for staging_analytics, named with the
 	// collector's prefix (audit_records, fanotify_overflows). They add up
 	// over the collectors a source replaces.
@@ -340,6 +344,7 @@ func (lv *liveRun) health(h *sdk.Health) {
 		}
 		h.EventsDropped += total.Dropped
 		h.ParseErrors += total.ParseErrors
+		h.CollectorErrors += total.Errors
 		msg = append(msg, cur.Notes...)
 		line := s.src.Kind + " events from " + cand.Label
 		if cur.Mode != "" {
@@ -366,6 +371,7 @@ func (lv *liveRun) health(h *sdk.Health) {
 func (s *CollectorStats) add(o CollectorStats) {
 	s.Dropped += o.Dropped
 	s.ParseErrors += o.ParseErrors
+	s.Errors += o.Errors
 	if len(o.Counters) > 0 && s.Counters == nil {
 		s.Counters = make(map[string]uint64, len(o.Counters))
 	}

@@ -119,10 +119,13 @@ func (w fanotifyCollector) Stats() endpoint.CollectorStats {
 	st := endpoint.CollectorStats{
 		Dropped:     s.Overflows,
 		ParseErrors: s.Malformed,
+		// A directory gone before its event was read (ESTALE) is not a
+		// failure; any other path the watcher could not resolve is.
+		Errors: s.ResolveFailures - s.Stale,
 		Counters: map[string]uint64{
 			"fanotify_events_read": s.EventsRead, "fanotify_kept": s.Kept, "fanotify_overflows": s.Overflows,
 			"fanotify_resolve_failures": s.ResolveFailures, "fanotify_malformed": s.Malformed,
-			"fanotify_tree_truncated": s.TreeTruncated, "fanotify_heads_read": s.HeadsRead,
+			"fanotify_tree_truncated": s.TreeTruncated, "fanotify_heads_read": s.HeadsRead, "fanotify_long_paths": s.LongPaths,
 		},
 		Gauges: map[string]uint64{"fanotify_marked": uint64(len(s.Marked)), "fanotify_skipped_dirs": uint64(len(s.Skipped))},
 	}

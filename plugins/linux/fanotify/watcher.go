@@ -14,6 +14,7 @@
 package fanotify
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,6 +90,7 @@ type Stats struct {
 	Batches         uint64 // emit calls
 	TreeTruncated   uint64 // files not reported below a directory moved in (past maxTreeFiles)
 	HeadsRead       uint64 // files whose first bytes were read for an archive format
+	LongPaths       uint64 // directories deeper than PATH_MAX resolved by walking up
 	UnboundedQueue  bool
 	Marked          []string     // one directory per marked filesystem
 	Skipped         []SkippedDir // staging directories or mounts without a mark, as of the last check
@@ -132,7 +134,7 @@ type Watcher struct {
 	eventsRead, kept, filtered, self, overflows atomic.Uint64
 	resolveFailures, stale, malformed           atomic.Uint64
 	cacheHits, cacheMisses, cacheFlushes, batch atomic.Uint64
-	treeTruncated, headsRead                    atomic.Uint64
+	treeTruncated, headsRead, longPaths         atomic.Uint64
 }
 
 // New creates the fanotify group and marks the staging filesystems.
@@ -261,6 +263,7 @@ func (w *Watcher) Stats() Stats {
 		CacheFlushes:    w.cacheFlushes.Load(),
 		TreeTruncated:   w.treeTruncated.Load(),
 		HeadsRead:       w.headsRead.Load(),
+		LongPaths:       w.longPaths.Load(),
 		Batches:         w.batch.Load(),
 		UnboundedQueue:  w.opts.UnboundedQueue,
 		Marked:          marked,
@@ -678,14 +681,16 @@ func (w *Watcher) openHandle(f fidName) (string, error) {
 		return "", err
 	}
 	defer unix.Close(fd)
-	n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), w.linkBuf)
+	path, err := w.fdPath(fd)
+	if errors.Is(err, unix.ENAMETOOLONG) {
+		// Deeper than PATH_MAX, made on purpose to hide: walk up.
+		if path, err = w.longPath(fd); err == nil {
+			w.longPaths.Add(1)
+		}
+	}
 	if err != nil {
 		return "", err
 	}
-	if n >= len(w.linkBuf) {
-		return "", unix.ENAMETOOLONG
-	}
-	path := string(w.linkBuf[:n])
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err == nil && st.Nlink == 0 {
 		// Removed since the event: the kernel appends " (deleted)". Only
@@ -741,3 +746,94 @@ const (
 	maxLag       = 10 * time.Second
 	coarseClock  = 10 * time.Millisecond
 )
+
+// fdPath is the path the kernel gives an open file.
+func (w *Watcher) fdPath(fd int) (string, error) {
+	n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), w.linkBuf)
+	if err != nil {
+		return "", err
+	}
+	if n >= len(w.linkBuf) {
+		return "", unix.ENAMETOOLONG
+	}
+	return string(w.linkBuf[:n]), nil
+}
+
+// maxLongPathDepth bounds the walk up from a directory whose path the
+// kernel will not give (longer than PATH_MAX).
+const maxLongPathDepth = 4096
+
+// longPath finds the path of the directory open as fd when it is longer
+// than PATH_MAX: it walks up through "..", naming each directory by the
+// parent's entry with its inode, until the rest of the path is short
+// enough for the kernel to give.
+func (w *Watcher) longPath(fd int) (string, error) {
+	cur, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	defer func() { unix.Close(cur) }()
+	var names []string
+	for range maxLongPathDepth {
+		var st unix.Stat_t
+		if err := unix.Fstat(cur, &st); err != nil {
+			return "", err
+		}
+		parent, err := unix.Openat(cur, "..", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return "", err
+		}
+		name, err := entryNamed(parent, st.Ino)
+		unix.Close(cur)
+		cur = parent
+		if err != nil {
+			return "", err
+		}
+		names = append(names, name)
+		if prefix, err := w.fdPath(cur); err == nil {
+			var b strings.Builder
+			b.WriteString(strings.TrimSuffix(prefix, "/"))
+			for i := len(names) - 1; i >= 0; i-- {
+				b.WriteByte('/')
+				b.WriteString(names[i])
+			}
+			return b.String(), nil
+		} else if !errors.Is(err, unix.ENAMETOOLONG) {
+			return "", err
+		}
+	}
+	return "", unix.ENAMETOOLONG
+}
+
+// entryNamed returns the name of the entry of the directory dirfd whose
+// inode is ino.
+func entryNamed(dirfd int, ino uint64) (string, error) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := unix.Getdents(dirfd, buf)
+		if err != nil {
+			return "", err
+		}
+		if n <= 0 {
+			return "", fmt.Errorf("no entry with inode %d in its parent (a mount point?)", ino)
+		}
+		for off := 0; off+19 <= n; {
+			// struct linux_dirent64: d_ino u64, d_off s64, d_reclen u16, d_type u8, d_name.
+			entIno := native.Uint64(buf[off:])
+			reclen := int(native.Uint16(buf[off+16:]))
+			if reclen < 19 || off+reclen > n {
+				return "", errors.New("malformed directory entries")
+			}
+			if entIno == ino {
+				name := buf[off+19 : off+reclen]
+				if i := bytes.IndexByte(name, 0); i >= 0 {
+					name = name[:i]
+				}
+				if s := string(name); s != "." && s != ".." {
+					return s, nil
+				}
+			}
+			off += reclen
+		}
+	}
+}

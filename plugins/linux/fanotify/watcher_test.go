@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -382,6 +384,42 @@ func TestWritesIntoABindMountInsideStagingAreSeen(t *testing.T) {
 	want := filepath.Join(inner, "staged.docx")
 	pid := run(t, "touch", want)
 	c.waitFor(t, "create in the bind mount under staging", is(event.KindFileCreate, want, pid))
+}
+
+// A tree deeper than PATH_MAX, made on purpose to hide from tools that
+// use paths, is still resolved: the path is found by walking up.
+func TestPathsLongerThanPathMax(t *testing.T) {
+	requireFanotify(t)
+	t.Parallel()
+	stage := freshDir(t, "/dev/shm")
+	c := startWatcher(t, Options{Dirs: []string{stage}})
+	testenv.RequireTool(t, "python3")
+	elem := strings.Repeat("d", 250)
+	want := stage
+	for range 21 {
+		want += "/" + elem
+	}
+	want += "/staged.docx"
+	if len(want) <= unix.PathMax {
+		t.Fatalf("the test path is only %d bytes", len(want))
+	}
+	// Shells refuse to cd past PATH_MAX; chdir by relative steps does not.
+	script := "import os\nfor _ in range(21):\n    os.mkdir('" + elem + "'); os.chdir('" + elem + "')\nopen('staged.docx', 'w').write('secret')\n"
+	cmd := exec.Command("python3", "-c", script)
+	cmd.Dir = stage
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("making the deep tree: %v %s", err, out)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(stage, elem)) })
+	e := c.waitFor(t, "a write "+strconv.Itoa(len(want))+" bytes deep", func(e *event.Event) bool {
+		return e.Kind == event.KindFileWrite && e.Path == want
+	})
+	if e.Process.PID <= 0 {
+		t.Errorf("deep event without its writer: %+v", e)
+	}
+	if st := c.w.Stats(); st.LongPaths == 0 {
+		t.Errorf("stats %+v: no long path counted", st)
+	}
 }
 
 func TestMissingDirIsSkippedThenPickedUp(t *testing.T) {
