@@ -53,6 +53,10 @@ type CollectorStats struct {
 	Mode string
 	// Notes are what a person should know ("not watched: /mnt/usb (…)").
 	Notes []string
+	// Degraded, when set, says why the collector is not seeing everything
+	// now (events lost to an overflow a moment ago): the analytic's health
+	// is degraded while it is set.
+	Degraded string
 }
 
 // Env is what a collector is opened with.
@@ -346,6 +350,10 @@ func (lv *liveRun) health(h *sdk.Health) {
 		h.ParseErrors += total.ParseErrors
 		h.CollectorErrors += total.Errors
 		msg = append(msg, cur.Notes...)
+		if cur.Degraded != "" {
+			h.State = sdk.StateDegraded
+			msg = append(msg, cand.Name+": "+cur.Degraded)
+		}
 		line := s.src.Kind + " events from " + cand.Label
 		if cur.Mode != "" {
 			line += " (" + cur.Mode + ")"

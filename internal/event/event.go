@@ -96,6 +96,11 @@ type Event struct {
 	Size       int64 // bytes, Unknown when not known
 	Host       string
 	Source     string // sensor or log: fanotify, audit, sysmon, eslogger…
+	// Recovered marks an event reported again by a collector after it lost
+	// events (a rescan after a kernel queue overflow): it adds a file not
+	// seen, but never replaces what an event read from the sensor said of
+	// one.
+	Recovered bool
 	// ArchiveFormat is the archive or compression format the written
 	// file's first bytes show (gzip, zip…), set by collectors that can read
 	// them; empty when not known or none.

@@ -140,3 +140,27 @@ func BenchmarkLongRunMemory(b *testing.B) {
 	b.ReportMetric(float64(end)/1e6, "heap-end-MB")
 	b.ReportMetric(float64(c.Stats().Groups), "groups")
 }
+
+// BenchmarkFloodOneGroup is a flood into one staging directory, far past
+// MaxFilesPerGroup: every event finds its group full. The cost per event
+// must stay that of an ordinary one.
+func BenchmarkFloodOneGroup(b *testing.B) {
+	c, err := New(linuxCfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := event.Event{Kind: event.KindFileCreate, Actor: alice, Size: 64, Process: event.Process{PID: 4242, Exe: "/tmp/flood"}}
+	paths := make([]string, 1<<18)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/dev/shm/flood/f%d", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ev.Path = paths[i&(len(paths)-1)]
+		ev.Time = t0.Add(time.Duration(i) * 5 * time.Microsecond) // 200,000 files a second
+		c.Observe(&ev)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

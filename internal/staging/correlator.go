@@ -88,6 +88,7 @@ type group struct {
 	evidence     []evRec
 	overflowSeen []uint64 // bitmap of hashed paths past the caps
 	first, last  int64
+	nextPrune    int64 // when a full group may be pruned again
 	prev, next   *group
 }
 
@@ -429,7 +430,10 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 		}
 	}
 	size := ev.Size
-	if f := g.files[norm]; f != nil {
+	if f := g.files[norm]; f != nil && ev.Recovered {
+		// Seen before the loss: what the sensor said of it stands.
+		return g
+	} else if f != nil {
 		if t >= f.last {
 			f.last = t
 			if size >= 0 {
@@ -468,8 +472,15 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 }
 
 // pruneFiles makes room in a full group by forgetting files older than the
-// window, and reports whether there is room now.
+// window, and reports whether there is room now. It walks the group's
+// files, so a full group is pruned at most once per sweep step: a flood
+// into one directory (200,000 files in /dev/shm) would otherwise cost a
+// walk of 10,000 files per event and blind the analytic.
 func (c *Correlator) pruneFiles(g *group) bool {
+	if c.now < g.nextPrune {
+		return false
+	}
+	g.nextPrune = c.now + c.sweepStep
 	limit := c.now - c.window
 	for k, f := range g.files {
 		if f.last < limit {

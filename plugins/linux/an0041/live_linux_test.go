@@ -76,7 +76,7 @@ func TestLive(t *testing.T) {
 
 // sourceDocuments writes the files to stage outside every staging
 // directory, so that only their copies count.
-func sourceDocuments(t *testing.T) string {
+func sourceDocuments(t testing.TB) string {
 	src, err := os.MkdirTemp("/var/lib", "stagewatch-an0041-src-")
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +87,7 @@ func sourceDocuments(t *testing.T) string {
 		"budget.csv":     "account,region,amount\n1001,emea,125000\n",
 		"deploy-key.pem": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
 		"spec.pdf":       "%PDF-1.4\n%fake\n",
+		"notes.txt":      "vpn 10.0.0.1\n",
 	} {
 		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -95,7 +96,7 @@ func sourceDocuments(t *testing.T) string {
 	return src
 }
 
-func run(t *testing.T, dir string, name string, args ...string) time.Time {
+func run(t testing.TB, dir string, name string, args ...string) time.Time {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir

@@ -51,7 +51,7 @@ func replay(t *testing.T, config string, files ...string) (sdk.Analytic, []sdk.I
 	return a, all
 }
 
-func rowsOf(t *testing.T, a sdk.Analytic, table string, cs ...sdk.Constraint) []sdk.Row {
+func rowsOf(t testing.TB, a sdk.Analytic, table string, cs ...sdk.Constraint) []sdk.Row {
 	t.Helper()
 	var rows []sdk.Row
 	if err := a.Generate(context.Background(), table, cs, func(b []sdk.Row) error {

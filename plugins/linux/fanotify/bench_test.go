@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -18,55 +17,6 @@ import (
 	"github.com/stagewatch/stagewatch/internal/event"
 	"github.com/stagewatch/stagewatch/internal/testenv"
 )
-
-// createLoop creates, writes and closes files as fast as one process can,
-// and prints its own files/s so the figure excludes exec and cleanup.
-const createLoop = `
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-int main(int argc, char **argv) {
-	if (argc != 3) return 2;
-	long n = atol(argv[2]);
-	char path[4096], data[64];
-	memset(data, 'x', sizeof data);
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	for (long i = 0; i < n; i++) {
-		snprintf(path, sizeof path, "%s/f%ld", argv[1], i);
-		int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
-		if (fd < 0 || write(fd, data, sizeof data) != sizeof data || close(fd) != 0) {
-			perror(path);
-			return 1;
-		}
-	}
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	double s = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
-	printf("%.0f\n", n / s);
-	return 0;
-}
-`
-
-func buildCreateLoop(b *testing.B) string {
-	b.Helper()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		testenv.Unavailable(b, "gcc not installed")
-	}
-	dir := b.TempDir()
-	src := filepath.Join(dir, "createloop.c")
-	if err := os.WriteFile(src, []byte(createLoop), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	bin := filepath.Join(dir, "createloop")
-	if out, err := exec.Command("gcc", "-O2", "-o", bin, src).CombinedOutput(); err != nil {
-		b.Fatalf("gcc: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // BenchmarkSustainedCreate measures file creation in a staging directory
 // while the watcher runs: one op is one run of the C loop over
@@ -84,7 +34,7 @@ func BenchmarkSustainedCreate(b *testing.B) {
 		}
 		files = n
 	}
-	bin := buildCreateLoop(b)
+	bin := testenv.BuildCreateLoop(b)
 	// The created files are removed only when every run is over: ext4 skips
 	// recently deleted inodes when it allocates new ones, so deleting 200,000
 	// files slows the next run's creates tenfold, whatever watches them.

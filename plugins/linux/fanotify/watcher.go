@@ -91,6 +91,11 @@ type Stats struct {
 	TreeTruncated   uint64 // files not reported below a directory moved in (past maxTreeFiles)
 	HeadsRead       uint64 // files whose first bytes were read for an archive format
 	LongPaths       uint64 // directories deeper than PATH_MAX resolved by walking up
+	HeadsSkipped    uint64 // written files not read for their format (over the budget)
+	EstimatedLost   uint64 // events an overflow cost: files changed meanwhile, less those read
+	Rescans         uint64 // walks of the staging directories after an overflow
+	Rescanned       uint64 // files those walks reported again
+	Degraded        string // what an overflow in the last 5 minutes cost; empty when none
 	UnboundedQueue  bool
 	Marked          []string     // one directory per marked filesystem
 	Skipped         []SkippedDir // staging directories or mounts without a mark, as of the last check
@@ -135,6 +140,15 @@ type Watcher struct {
 	resolveFailures, stale, malformed           atomic.Uint64
 	cacheHits, cacheMisses, cacheFlushes, batch atomic.Uint64
 	treeTruncated, headsRead, longPaths         atomic.Uint64
+	estimatedLost, rescans, rescanned           atomic.Uint64
+	headsSkipped                                atomic.Uint64
+	lastOverflow                                atomic.Int64 // unix ns
+
+	overflow overflowState // Run's goroutine only
+	// sniff budgets the reads of written files' first bytes: under a flood
+	// they would cost more than the events themselves.
+	sniffTokens float64
+	sniffAt     time.Time
 }
 
 // New creates the fanotify group and marks the staging filesystems.
@@ -264,6 +278,11 @@ func (w *Watcher) Stats() Stats {
 		TreeTruncated:   w.treeTruncated.Load(),
 		HeadsRead:       w.headsRead.Load(),
 		LongPaths:       w.longPaths.Load(),
+		HeadsSkipped:    w.headsSkipped.Load(),
+		EstimatedLost:   w.estimatedLost.Load(),
+		Rescans:         w.rescans.Load(),
+		Rescanned:       w.rescanned.Load(),
+		Degraded:        w.degraded(time.Now()),
 		Batches:         w.batch.Load(),
 		UnboundedQueue:  w.opts.UnboundedQueue,
 		Marked:          marked,
@@ -323,6 +342,11 @@ func (w *Watcher) Run(ctx context.Context, emit func([]*event.Event)) error {
 		n, err := unix.Read(w.fd, buf)
 		switch {
 		case err == unix.EAGAIN:
+			if w.overflow.pending {
+				// The queue has drained after an overflow: look again at
+				// what it may have lost.
+				w.rescan(emit)
+			}
 			w.drainedAt.Store(started.UnixNano())
 			timeout := -1
 			if !nextCheck.IsZero() {
@@ -349,6 +373,9 @@ func (w *Watcher) Run(ctx context.Context, emit func([]*event.Event)) error {
 			return fmt.Errorf("fanotify: read: %w", err)
 		}
 		if batch := w.decode(buf[:n], time.Now()); len(batch) > 0 {
+			if !w.overflow.pending {
+				w.overflow.lastEvent, w.overflow.readSince = batch[len(batch)-1].Time, 0
+			}
 			w.batch.Add(1)
 			emit(batch)
 		}
@@ -449,9 +476,11 @@ func (w *Watcher) decode(buf []byte, now time.Time) []*event.Event {
 		}
 		buf = rest
 		w.eventsRead.Add(1)
+		w.overflow.readSince++
 		switch {
 		case ev.mask&unix.FAN_Q_OVERFLOW != 0:
 			w.overflows.Add(1)
+			w.overflowed(now)
 			// Renames may be among the lost events.
 			w.flushCache()
 		case ev.pid == w.pid:
@@ -492,12 +521,33 @@ func (w *Watcher) written(batch []*event.Event, ev rawEvent, now time.Time, mono
 	}
 	if ev.mask&unix.FAN_CLOSE_WRITE != 0 {
 		written := w.newEvent(event.KindFileWrite, path, "", size, proc, actor, when)
-		if size >= 2 {
+		if size >= 2 && w.sniffAllowed(now) {
 			written.ArchiveFormat = w.archiveFormat(path)
 		}
 		batch = append(batch, written)
 	}
 	return batch
+}
+
+// Reading written files' first bytes costs four system calls, more than
+// the event itself: at most sniffRate a second (bursts of sniffRate), the
+// rest counted as skipped. A flood then costs what it did without them;
+// an archive's name still makes it one.
+const sniffRate = 2000
+
+func (w *Watcher) sniffAllowed(now time.Time) bool {
+	if !w.sniffAt.IsZero() {
+		w.sniffTokens = min(sniffRate, w.sniffTokens+now.Sub(w.sniffAt).Seconds()*sniffRate)
+	} else {
+		w.sniffTokens = sniffRate
+	}
+	w.sniffAt = now
+	if w.sniffTokens < 1 {
+		w.headsSkipped.Add(1)
+		return false
+	}
+	w.sniffTokens--
+	return true
 }
 
 // archiveFormat reads the start of a file just written and says which

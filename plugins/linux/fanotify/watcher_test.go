@@ -422,6 +422,79 @@ func TestPathsLongerThanPathMax(t *testing.T) {
 	}
 }
 
+// After a kernel queue overflow the watcher rescans the staging
+// directories once the queue drains: files still there are reported again
+// (newest first, marked Recovered, the owner as their actor), the loss is
+// estimated as a number, and health says degraded. Not parallel: it
+// shrinks the kernel's queue limit for the group it creates.
+func TestOverflowIsRecovered(t *testing.T) {
+	requireFanotify(t)
+	const limit = "/proc/sys/fs/fanotify/max_queued_events"
+	old, err := os.ReadFile(limit)
+	if err != nil {
+		testenv.Unavailable(t, "%s: %v", limit, err)
+	}
+	stage := freshDir(t, "/dev/shm")
+	if err := os.WriteFile(limit, []byte("64\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(Options{Dirs: []string{stage}, RecheckInterval: -1})
+	restoreErr := os.WriteFile(limit, old, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if restoreErr != nil {
+		t.Fatal(restoreErr)
+	}
+	defer w.Close()
+	var mu sync.Mutex
+	var got []*event.Event
+	first := true
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Run(ctx, func(batch []*event.Event) {
+			mu.Lock()
+			got = append(got, batch...)
+			slow := first
+			first = false
+			mu.Unlock()
+			if slow {
+				// A reader behind a burst: the queue of 64 overflows.
+				time.Sleep(300 * time.Millisecond)
+			}
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	loop := testenv.BuildCreateLoop(t)
+	if out, err := exec.Command(loop, stage, "2000").CombinedOutput(); err != nil {
+		t.Fatalf("create loop: %v %s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for w.Stats().Rescans == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	st := w.Stats()
+	if st.Overflows == 0 || st.Rescans == 0 || st.Rescanned == 0 || st.EstimatedLost == 0 || st.Degraded == "" {
+		t.Fatalf("after an overflow: %+v", st)
+	}
+	seen := map[string]bool{}
+	mu.Lock()
+	for _, e := range got {
+		seen[e.Path] = true
+		if e.Source == RescanSource && (!e.Recovered || e.Actor.UID != 0 || e.Kind != event.KindFileCreate) {
+			t.Errorf("rescanned event %+v", e)
+		}
+	}
+	mu.Unlock()
+	for i := range 2000 {
+		if p := filepath.Join(stage, "f"+strconv.Itoa(i)); !seen[p] {
+			t.Fatalf("%s neither read from the queue nor found by the rescan; stats %+v", p, st)
+		}
+	}
+	t.Logf("overflows %d, rescanned %d files, estimated lost %d; %s", st.Overflows, st.Rescanned, st.EstimatedLost, st.Degraded)
+}
+
 func TestMissingDirIsSkippedThenPickedUp(t *testing.T) {
 	requireFanotify(t)
 	t.Parallel()
