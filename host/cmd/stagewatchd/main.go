@@ -39,11 +39,13 @@ Usage:
       Offline: feed recorded logs (- for stdin) through that analytic's
       plugin and print one JSON object per detection (staging_detections
       columns). Per-file counts go to stderr.
-  stagewatchd query [--config FILE] [--socket PATH] 'SQL'
-      One query: asks the running daemon when there is one, otherwise runs
-      the plugins for this query. A table on a terminal, JSON otherwise.
-  stagewatchd tables [--config FILE] [--socket PATH]
-      The tables and their columns (same output rule as query).
+  stagewatchd query [--config FILE] [--socket PATH] [--local] 'SQL'
+      One reading query (SELECT, WITH, EXPLAIN, VALUES), asked of the running
+      daemon. With no daemon on the socket it fails, unless --local: then the
+      plugins run for this query alone (live tables are empty). A table on a
+      terminal, JSON otherwise.
+  stagewatchd tables [--config FILE] [--socket PATH] [--local]
+      The tables and their columns (same daemon and output rules as query).
   stagewatchd version
   stagewatchd help
 

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,7 +159,7 @@ func TestUsageErrors(t *testing.T) {
 func TestTablesJSON(t *testing.T) {
 	t.Parallel()
 	cfg := faultyConfig(t, t.TempDir())
-	r := runCLI(t, -1, "tables", "--config", cfg)
+	r := runCLI(t, -1, "tables", "--local", "--config", cfg)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -182,11 +183,57 @@ func TestTablesJSON(t *testing.T) {
 	}
 }
 
-// TestQueryWithoutDaemon runs the plugins for one query (no daemon).
+// With no daemon, query and tables fail, on stderr whatever it is, unless
+// --local lets the plugins answer: a script must not read a dead daemon as
+// "no detections". The socket is absent, or stale (a file nobody listens on).
+func TestNoDaemonFailsWithoutLocal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := faultyConfig(t, dir)
+	sock := filepath.Join(dir, "run", "stagewatchd.sock")
+	check := func(state string) {
+		t.Helper()
+		for _, args := range [][]string{
+			{"query", "--config", cfg, "SELECT uid FROM staging_detections"},
+			{"tables", "--config", cfg},
+		} {
+			r := runCLI(t, -1, args...)
+			if r.code != 1 || r.stdout != "" {
+				t.Errorf("%s, %s: exit %d, stdout %.120q; want 1 and nothing", state, args[0], r.code, r.stdout)
+			}
+			for _, want := range []string{"stagewatchd " + args[0] + ": no stagewatchd is serving the control socket", sock, "--local"} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("%s, %s: stderr lacks %q:\n%s", state, args[0], want, r.stderr)
+				}
+			}
+			r = runCLI(t, -1, append([]string{args[0], "--local"}, args[1:]...)...)
+			if r.code != 0 || !strings.HasPrefix(r.stdout, "[") {
+				t.Errorf("%s, %s --local: exit %d\n%s%s", state, args[0], r.code, r.stdout, r.stderr)
+			}
+		}
+	}
+	check("no socket")
+
+	if err := os.MkdirAll(filepath.Dir(sock), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("stale socket: %v", err)
+	}
+	check("stale socket")
+}
+
+// TestQueryWithoutDaemon runs the plugins for one query (no daemon, --local).
 func TestQueryWithoutDaemon(t *testing.T) {
 	t.Parallel()
 	cfg := faultyConfig(t, t.TempDir())
-	r := runCLI(t, -1, "query", "SELECT time, severity FROM staging_detections WHERE time BETWEEN 1700000010 AND 1700000012", "--config", cfg)
+	r := runCLI(t, -1, "query", "--local", "SELECT time, severity FROM staging_detections WHERE time BETWEEN 1700000010 AND 1700000012", "--config", cfg)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -201,13 +248,17 @@ func TestQueryWithoutDaemon(t *testing.T) {
 	if !strings.HasPrefix(strings.TrimSpace(strings.Split(r.stdout, "\n")[1]), `{"time":`) {
 		t.Errorf("column order lost: %s", r.stdout)
 	}
-	r = runCLI(t, -1, "query", "--config", cfg, "SELECT mode, state FROM staging_analytics")
+	r = runCLI(t, -1, "query", "--local", "--config", cfg, "SELECT mode, state FROM staging_analytics")
 	if r.code != 0 || !strings.Contains(r.stdout, `"mode":"query"`) {
 		t.Fatalf("staging_analytics without daemon: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	r = runCLI(t, -1, "query", "--config", cfg, "SELECT * FROM staging_nonesuch")
+	r = runCLI(t, -1, "query", "--local", "--config", cfg, "SELECT * FROM staging_nonesuch")
 	if r.code != 1 || !strings.Contains(r.stderr, "staging_nonesuch") {
 		t.Fatalf("unknown table: %d %s", r.code, r.stderr)
+	}
+	r = runCLI(t, -1, "query", "--local", "--config", cfg, "PRAGMA query_only=0; DROP TABLE temp.staging_detections")
+	if r.code != 1 || !strings.Contains(r.stderr, "statement refused: only reading statements run (SELECT, WITH, EXPLAIN, VALUES)") {
+		t.Fatalf("writing statement: %d %s", r.code, r.stderr)
 	}
 }
 
@@ -379,6 +430,25 @@ func TestDaemon(t *testing.T) {
 	r = runCLI(t, -1, "tables", "--socket", d.socket)
 	if r.code != 0 || !strings.Contains(r.stdout, `"staging_detections"`) {
 		t.Fatalf("tables via daemon: %d %s", r.code, r.stderr)
+	}
+
+	// SQL that would drop a table is refused, and every later query, on
+	// whichever of the daemon's connections, still sees the table.
+	for range 4 {
+		r = runCLI(t, -1, "query", "--socket", d.socket, "PRAGMA query_only=0; DROP TABLE temp.staging_detections")
+		if r.code != 1 || !strings.Contains(r.stderr, "statement refused: only reading statements run") {
+			t.Fatalf("dropping a table via the daemon: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+		r = runCLI(t, -1, "query", "--socket", d.socket, "WITH c AS (SELECT 1) DELETE FROM staging_detections")
+		if r.code != 1 || !strings.Contains(r.stderr, "statement refused: only reading statements run") {
+			t.Fatalf("deleting via the daemon: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+	}
+	for range 4 {
+		r = runCLI(t, -1, "query", "--socket", d.socket, "SELECT COUNT(*) AS n FROM staging_detections")
+		if r.code != 0 || !strings.Contains(r.stdout, `"n":"100"`) {
+			t.Fatalf("staging_detections after the refused statements: %d %s %s", r.code, r.stdout, r.stderr)
+		}
 	}
 
 	// An unprivileged user is kept out by the file modes, and told why.
