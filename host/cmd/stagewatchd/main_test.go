@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
 
@@ -262,6 +266,113 @@ func TestQueryWithoutDaemon(t *testing.T) {
 	}
 }
 
+// openPTY opens a pseudo-terminal without output processing, so what the
+// program writes reaches the master byte for byte.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		testenv.Unavailable(t, "no pseudo-terminals: %v", err)
+	}
+	fd := int(m.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		testenv.Unavailable(t, "pseudo-terminal slave: %v", err)
+	}
+	tio, err := unix.IoctlGetTermios(int(s.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tio.Oflag &^= unix.OPOST
+	if err := unix.IoctlSetTermios(int(s.Fd()), unix.TCSETS, tio); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+// hostileSQL selects the names an attacker gives files, as SQLite builds
+// them: ESC and BEL (retitle, clear), a C1 CSI, DEL, invalid UTF-8, a tab
+// and a newline, and the same escapes typed as plain characters.
+const hostileSQL = `SELECT char(27) || ']0;owned' || char(7) || char(27) || '[2J' AS esc,
+	'\x1b]0;owned\a\x1b[2J' AS typed,
+	'a' || char(155) || '31m' AS c1,
+	'del' || char(127) AS del,
+	CAST(x'2f746d702fff' AS TEXT) AS invalid,
+	'/tmp/\xff' AS typed_invalid,
+	'tab' || char(9) || 'nl' || char(10) AS ws`
+
+// On a terminal, query renders every control character and invalid byte
+// as a visible escape, and a typed backslash doubled so the two differ;
+// JSON, for a program, stays exact.
+func TestQueryOnTerminalShowsEscapes(t *testing.T) {
+	t.Parallel()
+	cfg := faultyConfig(t, t.TempDir())
+	master, slave := openPTY(t)
+	cmd := exec.Command(stagewatchd, "query", "--local", "--config", cfg, hostileSQL)
+	cmd.Env = append(os.Environ(), "STAGEWATCH_CONFIG=")
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = slave, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close() // the child holds it; reads on the master end when it exits
+	out := make(chan []byte, 1)
+	go func() {
+		var b bytes.Buffer
+		io.Copy(&b, master) // ends with EIO once the child closed the terminal
+		out <- b.Bytes()
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("query: %v\n%s", err, stderr.String())
+	}
+	var shown string
+	select {
+	case b := <-out:
+		shown = string(b)
+	case <-time.After(10 * time.Second):
+		t.Fatal("terminal output did not end")
+	}
+	if !utf8.ValidString(shown) {
+		t.Errorf("terminal output is not UTF-8: %q", shown)
+	}
+	for _, r := range shown {
+		if (r < 0x20 && r != '\n') || (r >= 0x7f && r <= 0x9f) {
+			t.Fatalf("raw control %U reached the terminal:\n%q", r, shown)
+		}
+	}
+	for _, want := range []string{
+		`| \x1b]0;owned\a\x1b[2J |`, `| \\x1b]0;owned\\a\\x1b[2J |`,
+		`| a\u009b31m |`, `| del\x7f |`, `| /tmp/\xff |`, `| /tmp/\\xff `, `| tab\tnl\n |`,
+	} {
+		if !strings.Contains(shown, want) {
+			t.Errorf("terminal output lacks %s:\n%s", want, shown)
+		}
+	}
+
+	r := runCLI(t, -1, "query", "--local", "--config", cfg, hostileSQL)
+	var rows []map[string]string
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rows) != nil || len(rows) != 1 {
+		t.Fatalf("JSON: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	for k, want := range map[string]string{
+		"esc": "\x1b]0;owned\a\x1b[2J", "typed": `\x1b]0;owned\a\x1b[2J`, "c1": "a\u009b31m",
+		"del": "del\x7f", "typed_invalid": `/tmp/\xff`, "ws": "tab\tnl\n",
+	} {
+		if rows[0][k] != want {
+			t.Errorf("JSON %s = %q, want %q exactly", k, rows[0][k], want)
+		}
+	}
+}
+
 func TestReplay(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -315,6 +426,26 @@ func TestReplay(t *testing.T) {
 	r = runCLI(t, -1, "replay", "--analytic", "AN0042", "--config", cfg, a)
 	if r.code != 1 || !strings.Contains(r.stderr, "AN0042") {
 		t.Fatalf("analytic not loaded: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// A log named to attack the terminal (a glob over a directory the
+	// attacker writes to) is named visibly, read or not.
+	evil := filepath.Join(dir, "audit\x1b]0;owned\a\x1b[2J\u009b.log")
+	os.WriteFile(evil, []byte("one\n"), 0o644)
+	r = runCLI(t, -1, "replay", "--analytic", "AN9999", "--config", cfg, evil, evil+"\x07gone")
+	if r.code != 1 {
+		t.Fatalf("hostile names: exit %d\n%s", r.code, r.stderr)
+	}
+	shown := filepath.Join(dir, `audit\x1b]0;owned\a\x1b[2J\u009b.log`)
+	for _, want := range []string{shown + ": 4 bytes, 1 records", shown + `\a` + "gone: not read"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	for _, c := range r.stderr {
+		if (c < 0x20 && c != '\n') || (c >= 0x7f && c <= 0x9f) {
+			t.Fatalf("raw control %U on stderr:\n%q", c, r.stderr)
+		}
 	}
 }
 

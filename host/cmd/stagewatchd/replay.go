@@ -62,12 +62,14 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			fmt.Fprintf(stderr, "%s: not read: %v\n", name, err)
+			fmt.Fprintf(stderr, "%s: not read: %s\n", visible(name), visibleText(err.Error()))
 			unreadable = append(unreadable, name)
 			continue
 		}
+		// The name may come from a glob over a hostile directory, the first
+		// error quotes the log: both made visible.
 		fmt.Fprintf(stderr, "%s: %d bytes, %d records, %d events, %d parse errors, %d detections%s\n",
-			name, stats.Bytes, stats.Records, stats.Events, stats.ParseErrors, stats.Detections, firstError(stats))
+			visible(name), stats.Bytes, stats.Records, stats.Events, stats.ParseErrors, stats.Detections, firstError(stats))
 	}
 
 	var rows []sdk.Row
@@ -114,5 +116,5 @@ func firstError(s sdk.IngestStats) string {
 	if s.FirstError == "" {
 		return ""
 	}
-	return " (first: " + s.FirstError + ")"
+	return " (first: " + visibleText(s.FirstError) + ")"
 }
