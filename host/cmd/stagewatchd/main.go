@@ -36,9 +36,10 @@ Usage:
       result lines to --results-log (appended) or stdout, serve the control
       socket. Runs until SIGINT or SIGTERM. Needs root.
   stagewatchd replay --analytic ANxxxx [--config FILE] [--format FORMAT] FILE...
-      Offline: feed recorded logs (- for stdin) through that analytic's
-      plugin and print one JSON object per detection (staging_detections
-      columns). Per-file counts go to stderr.
+      Offline: feed recorded logs (regular files; - for stdin) through that
+      analytic's plugin and print one JSON object per detection
+      (staging_detections columns). Per-file counts go to stderr; a FIFO, a
+      device or a socket is refused by name. SIGINT or SIGTERM stops it.
   stagewatchd query [--config FILE] [--socket PATH] [--local] 'SQL'
       One reading query (SELECT, WITH, EXPLAIN, VALUES), asked of the running
       daemon. With no daemon on the socket it fails, unless --local: then the

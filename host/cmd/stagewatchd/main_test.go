@@ -97,9 +97,16 @@ type result struct {
 
 func runCLI(t *testing.T, uid int, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return runCLIWithin(t, 60*time.Second, uid, args...)
+}
+
+// runCLIWithin runs stagewatchd (as uid unless it is -1), killed after limit.
+func runCLIWithin(t *testing.T, limit time.Duration, uid int, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, stagewatchd, args...)
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = append(os.Environ(), "STAGEWATCH_CONFIG=")
 	if uid >= 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
@@ -447,6 +454,133 @@ func TestReplay(t *testing.T) {
 			t.Fatalf("raw control %U on stderr:\n%q", c, r.stderr)
 		}
 	}
+}
+
+// replay refuses a FIFO, a device and a socket by name, without opening
+// them (a FIFO with no writer would block the open), and reads the regular
+// files given with them.
+func TestReplayRefusesWhatIsNotAFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := faultyConfig(t, dir)
+	log := filepath.Join(dir, "a.log")
+	os.WriteFile(log, []byte("one\n"), 0o644)
+	fifo := filepath.Join(dir, "no-writer.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "fifo-link.log")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+
+	start := time.Now()
+	r := runCLIWithin(t, 20*time.Second, -1, "replay", "--analytic", "AN9999", "--config", cfg, fifo, link, "/dev/null", sock, log)
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("replay took %s", took)
+	}
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		fifo + ": not read: is a named pipe (FIFO): replay reads regular files, or - for standard input",
+		link + ": not read: is a named pipe (FIFO)",
+		"/dev/null: not read: is a character device",
+		sock + ": not read: is a socket",
+		log + ": 4 bytes, 1 records",
+		"could not read " + strings.Join([]string{fifo, link, "/dev/null", sock}, ", "),
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+}
+
+// A replay reading stdin that never ends (here a FIFO the test holds open
+// and never writes) stops on SIGINT and on SIGTERM, with a non-zero status.
+func TestReplayStopsOnSignal(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cfg := faultyConfig(t, dir)
+			fifo := filepath.Join(dir, "stdin.fifo")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// Read and write: the open does not wait, and the replay's read
+			// sees no end of file while the test holds it.
+			stdin, err := os.OpenFile(fifo, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			stdin.Write([]byte("one\ntwo\n"))
+
+			cmd := exec.Command(stagewatchd, "replay", "--analytic", "AN9999", "--config", cfg, "-")
+			cmd.Env = append(os.Environ(), "STAGEWATCH_CONFIG=")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			defer func() {
+				cmd.Process.Kill()
+				<-done
+			}()
+			waitReading(t, cmd.Process.Pid, done)
+			sent := time.Now()
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				done <- err
+				var exitErr *exec.ExitError
+				if !errors.As(err, &exitErr) || exitErr.ExitCode() != 1 {
+					t.Fatalf("after %s: %v, want exit status 1\n%s", sig, err, stderr.String())
+				}
+				if !strings.Contains(stderr.String(), "stagewatchd replay: interrupted while reading -") {
+					t.Errorf("stderr lacks the interruption:\n%s", stderr.String())
+				}
+				t.Logf("exited %s after %s", time.Since(sent).Round(time.Millisecond), sig)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("replay still running 10s after %s\n%s", sig, stderr.String())
+			}
+		})
+	}
+}
+
+// waitReading waits until a thread of pid blocks reading a pipe (the
+// replay's read of stdin), or gives up after 15 s and lets the test go on.
+func waitReading(t *testing.T, pid int, done chan error) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("replay exited before the signal: %v", err)
+		default:
+		}
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+		for _, task := range tasks {
+			if w, _ := os.ReadFile(task); strings.Contains(string(w), "pipe_read") {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("no thread of %d seen blocked in a pipe read; signalling anyway", pid)
 }
 
 // TestReplayLinuxFixtures replays the recorded auditd logs through the real
