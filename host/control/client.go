@@ -13,8 +13,8 @@ import (
 	"syscall"
 )
 
-// ErrNoDaemon means nothing serves the control socket: the caller may run
-// the plugins itself instead.
+// ErrNoDaemon means nothing serves the control socket (no socket file, or a
+// stale one nobody listens on).
 var ErrNoDaemon = errors.New("no stagewatchd is serving the control socket")
 
 // ErrNeedRoot means the socket exists but this user may not use it.
@@ -86,7 +86,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	return nil
 }
 
-// dialError sorts connection failures into "no daemon" (fall back) and
+// dialError sorts connection failures into "no daemon" and
 // "not allowed" (tell the user which privilege is missing).
 func (c *Client) dialError(err error) error {
 	switch {

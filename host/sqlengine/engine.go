@@ -38,10 +38,6 @@ import (
 // moduleName is the virtual-table module every served table is created with.
 const moduleName = "stagewatch"
 
-// sqliteLimitAttached is SQLITE_LIMIT_ATTACHED: zero forbids ATTACH, which
-// would otherwise let a query open or create database files on disk.
-const sqliteLimitAttached = 7
-
 // Options tune an Engine. The zero value is usable.
 type Options struct {
 	// QueryTimeout bounds one Query or Explain, including the time the
@@ -53,6 +49,12 @@ type Options struct {
 	// MaxRowsPerScan caps the rows one table scan may return, so a runaway
 	// source fails its query instead of exhausting memory. Default 1,000,000.
 	MaxRowsPerScan int
+	// MaxResultBytes caps what one query's result may hold: its values'
+	// bytes plus the bookkeeping of each row. Default DefaultMaxResultBytes.
+	MaxResultBytes int
+	// MaxValueBytes caps any string or blob a query builds
+	// (SQLITE_LIMIT_LENGTH). Default DefaultMaxValueBytes.
+	MaxValueBytes int
 }
 
 func (o Options) withDefaults() Options {
@@ -64,6 +66,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRowsPerScan <= 0 {
 		o.MaxRowsPerScan = 1_000_000
+	}
+	if o.MaxResultBytes <= 0 {
+		o.MaxResultBytes = DefaultMaxResultBytes
+	}
+	if o.MaxValueBytes <= 0 {
+		o.MaxValueBytes = DefaultMaxValueBytes
 	}
 	return o
 }
@@ -252,9 +260,9 @@ func sameCatalog(a, b *catalog) bool {
 	return true
 }
 
-// Query runs one SQL statement and returns the result columns, in order, and
-// the rows in osquery's string form: integers in decimal, doubles as SQLite
-// prints them, NULL as "".
+// Query runs reading SQL (see guard.go) and returns the result columns, in
+// order, and the rows in osquery's string form: integers in decimal,
+// doubles as SQLite prints them, NULL as "".
 func (e *Engine) Query(ctx context.Context, query string) ([]string, []map[string]string, error) {
 	e.queries.Add(1)
 	cols, rows, err := e.query(ctx, query)
@@ -283,9 +291,12 @@ func (e *Engine) query(parent context.Context, query string) ([]string, []map[st
 	pc.state.begin(&ctx)
 	defer pc.state.end()
 	fail := func(err error) ([]string, []map[string]string, error) {
-		return nil, nil, e.deadlineError(ctx, pc.state.explain(err))
+		return nil, nil, e.deadlineError(ctx, pc.state.explain(e.sqliteError(pc.state, err)))
 	}
 
+	if err := e.readingOnly(ctx, pc, splitStatements(query)); err != nil {
+		return fail(err)
+	}
 	rs, err := pc.conn.QueryContext(ctx, query)
 	if err != nil {
 		return fail(err)
@@ -301,13 +312,21 @@ func (e *Engine) query(parent context.Context, query string) ([]string, []map[st
 		ptrs[i] = &vals[i]
 	}
 	var rows []map[string]string
+	held := 0 // bytes the result holds, as rowCost counts them
 	for rs.Next() {
 		if err := rs.Scan(ptrs...); err != nil {
 			return fail(err)
 		}
 		row := make(map[string]string, len(cols))
+		held += rowCost(len(cols))
 		for i, col := range cols {
-			row[col] = formatValue(vals[i])
+			v := formatValue(vals[i])
+			row[col] = v
+			held += len(v)
+		}
+		if held > e.opts.MaxResultBytes {
+			return fail(&LimitError{What: "query result", Bytes: e.opts.MaxResultBytes,
+				How: fmt.Sprintf("%d rows so far; select fewer rows or columns, or aggregate", len(rows)+1)})
 		}
 		rows = append(rows, row)
 	}
@@ -319,6 +338,12 @@ func (e *Engine) query(parent context.Context, query string) ([]string, []map[st
 		return fail(err)
 	}
 	return cols, rows, nil
+}
+
+// sqliteError says why SQLite failed a statement when the reason is one of
+// the engine's rules: a refused operation, a value over the length limit.
+func (e *Engine) sqliteError(s *connState, err error) error {
+	return valueLimit(s.refusal(err), e.opts.MaxValueBytes)
 }
 
 // deadlineError makes a query that ran out of time say so, whatever layer
@@ -336,8 +361,8 @@ func (e *Engine) deadlineError(ctx context.Context, err error) error {
 }
 
 // Explain compiles every statement of query against the served tables
-// without running it, so a pack check catches unknown tables and columns
-// and syntax errors.
+// without running it, so a pack check catches unknown tables and columns,
+// syntax errors and statements that are not reading ones.
 func (e *Engine) Explain(parent context.Context, query string) error {
 	statements := splitStatements(query)
 	if len(statements) == 0 {
@@ -351,10 +376,15 @@ func (e *Engine) Explain(parent context.Context, query string) error {
 			return e.deadlineError(ctx, err)
 		}
 		defer e.release(pc)
+		pc.state.begin(&ctx)
+		defer pc.state.end()
+		if err := e.readingOnly(ctx, pc, statements); err != nil {
+			return err
+		}
 		for _, text := range statements {
 			stmt, err := pc.conn.PrepareContext(ctx, text)
 			if err != nil {
-				return err
+				return e.sqliteError(pc.state, err)
 			}
 			if err := stmt.Close(); err != nil {
 				return err
@@ -431,12 +461,20 @@ type connState struct {
 	// this keeps the name of the table that was slow.
 	scanErr atomic.Pointer[error]
 
+	// trusted is set while the engine changes the connection's schema
+	// itself; every other statement runs under the read-only authorizer.
+	trusted atomic.Bool
+	// refused is the first operation the authorizer refused in the
+	// running query.
+	refused atomic.Pointer[string]
+
 	mu    sync.Mutex
 	specs map[string]sdk.TableSpec
 }
 
 func (s *connState) begin(ctx *context.Context) {
 	s.scanErr.Store(nil)
+	s.refused.Store(nil)
 	s.ctx.Store(ctx)
 }
 
@@ -531,9 +569,26 @@ func (e *Engine) newConn(ctx context.Context) (*pooledConn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("limit attach: %w", err)
 	}
+	if _, err := sqlite.Limit(conn, sqliteLimitLength, e.opts.MaxValueBytes); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("limit length: %w", err)
+	}
 	e.mu.Lock()
 	e.nextID++
 	state := &connState{id: e.nextID, specs: make(map[string]sdk.TableSpec)}
+	e.mu.Unlock()
+	err = conn.Raw(func(driverConn any) error {
+		ar, ok := driverConn.(sqlite.AuthorizerRegisterer)
+		if !ok {
+			return fmt.Errorf("driver connection %T has no authorizer", driverConn)
+		}
+		return ar.RegisterAuthorizer(state.authorize)
+	})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("install the read-only authorizer: %w", err)
+	}
+	e.mu.Lock()
 	e.states[state.id] = state
 	e.mu.Unlock()
 	return &pooledConn{conn: conn, state: state}, nil
@@ -546,13 +601,16 @@ func (e *Engine) connState(id int64) *connState {
 }
 
 // install makes pc's temp schema match cat: drop what vanished or changed,
-// create what is new. Queries run with query_only on, so pack SQL cannot
-// create or change anything; it is lifted only here.
+// create what is new. Queries run under the read-only authorizer and with
+// query_only on, so pack SQL cannot create or change anything; both are
+// lifted only here.
 func (e *Engine) install(ctx context.Context, pc *pooledConn, cat *catalog) error {
+	state := pc.state
+	state.trusted.Store(true)
+	defer state.trusted.Store(false)
 	if _, err := pc.conn.ExecContext(ctx, "PRAGMA query_only = 0"); err != nil {
 		return err
 	}
-	state := pc.state
 	state.mu.Lock()
 	installed := make(map[string]sdk.TableSpec, len(state.specs))
 	for name, spec := range state.specs {

@@ -37,6 +37,13 @@ const (
 	DefaultStateDir     = "/var/lib/stagewatch"
 )
 
+// MinQueryTimeout is the shortest query_timeout accepted. One table call
+// crosses the plugin's process boundary and carries its rows: a full
+// staging_detections (10,000 rows) takes 170-420 ms end to end on a loaded
+// host (docs/deploy.md), so a shorter bound would fail healthy queries
+// instead of catching a hung plugin.
+const MinQueryTimeout = time.Second
+
 // File is a loaded configuration.
 type File struct {
 	// Path is the file it was read from; empty when every value is a default.
@@ -326,6 +333,9 @@ func (h *Host) validate() error {
 	}
 	if h.QueryTimeout < 0 {
 		return fmt.Errorf("stagewatch.query_timeout: %v must be positive", h.QueryTimeout)
+	}
+	if h.QueryTimeout > 0 && h.QueryTimeout < MinQueryTimeout {
+		return fmt.Errorf("stagewatch.query_timeout: %v is too short to answer a query: at least %v (the default is %v)", h.QueryTimeout, MinQueryTimeout, DefaultQueryTimeout)
 	}
 	if h.Socket != "" && !filepath.IsAbs(h.Socket) {
 		return fmt.Errorf("stagewatch.socket: %q must be an absolute path", h.Socket)

@@ -103,6 +103,8 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"bad duration", "stagewatch:\n  query_timeout: soon\n", []string{"stagewatch.query_timeout"}},
 		{"duration as number", "stagewatch:\n  query_timeout: 10\n", []string{"stagewatch.query_timeout"}},
 		{"negative timeout", "stagewatch:\n  query_timeout: -1s\n", []string{"stagewatch.query_timeout"}},
+		{"nanosecond timeout", "stagewatch:\n  query_timeout: 1ns\n", []string{"stagewatch.query_timeout", "1ns", "at least 1s"}},
+		{"timeout below the floor", "stagewatch:\n  query_timeout: 999ms\n", []string{"stagewatch.query_timeout", "999ms", "at least 1s"}},
 		{"bad checksum", "stagewatch:\n  checksums:\n    stagewatch-linux: abc\n", []string{"stagewatch.checksums.stagewatch-linux"}},
 		{"checksum by path", "stagewatch:\n  checksums:\n    /x/stagewatch-linux: " + strings.Repeat("a", 64) + "\n", []string{"stagewatch.checksums"}},
 		{"plugin path", "stagewatch:\n  plugins: [../evil]\n", []string{"stagewatch.plugins"}},
@@ -172,5 +174,20 @@ func TestLoadSources(t *testing.T) {
 	}
 	if _, err := Load(unreadable); err == nil {
 		t.Fatal("a directory as config must be an error")
+	}
+}
+
+// The floor itself is accepted; an absent query_timeout is the default.
+func TestQueryTimeoutFloor(t *testing.T) {
+	t.Parallel()
+	for src, want := range map[string]time.Duration{
+		"stagewatch:\n  query_timeout: 1s\n":  MinQueryTimeout,
+		"stagewatch:\n  query_timeout: 30s\n": 30 * time.Second,
+		"stagewatch:\n  socket: /x.sock\n":    DefaultQueryTimeout,
+	} {
+		f, err := Parse([]byte(src), "sw.yaml")
+		if err != nil || f.Stagewatch.QueryTimeout != want {
+			t.Errorf("%q: %v, %v; want %v", src, f, err, want)
+		}
 	}
 }

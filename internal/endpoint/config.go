@@ -121,6 +121,11 @@ func (n Names) decode(descs []sdk.MutableElement, raw json.RawMessage, base stag
 	if err != nil {
 		return settings{}, err
 	}
+	// An empty list here can never fire: no archiver's run would make an
+	// archive step. (The allowlists may be empty: they then allow nothing.)
+	if len(values.Strings(n.Archivers)) == 0 {
+		return settings{}, &sdk.ConfigError{Key: n.Archivers, Reason: "expected at least one executable name or glob, got an empty list: no archiver's run could ever make an archive step"}
+	}
 	window := values.Duration(TimeWindow)
 	if window < MinimumTimeWindow {
 		return settings{}, &sdk.ConfigError{Key: TimeWindow, Reason: fmt.Sprintf(

@@ -274,8 +274,8 @@ func waitDetections(t *testing.T, cfg string, n int, since time.Time) time.Durat
 	}
 }
 
-// With no daemon running, query and tables start the Linux plugin for the
-// one call, in query mode: it answers without collecting.
+// With no daemon running, query --local and tables --local start the Linux
+// plugin for the one call, in query mode: it answers without collecting.
 func TestQueryWithoutDaemonLinux(t *testing.T) {
 	requireRoot(t)
 	if err := buildLinuxPlugin(); err != nil {
@@ -288,11 +288,11 @@ func TestQueryWithoutDaemonLinux(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := runCLI(t, -1, "query", "--config", cfg, "SELECT analytic_id, mode, state FROM staging_analytics")
+	r := runCLI(t, -1, "query", "--local", "--config", cfg, "SELECT analytic_id, mode, state FROM staging_analytics")
 	if r.code != 0 || !strings.Contains(r.stdout, `"analytic_id":"AN0041","mode":"query","state":"configured"`) {
 		t.Fatalf("query without daemon: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	r = runCLI(t, -1, "tables", "--config", cfg)
+	r = runCLI(t, -1, "tables", "--local", "--config", cfg)
 	if r.code != 0 || !strings.Contains(r.stdout, `"staging_process_events"`) {
 		t.Fatalf("tables without daemon: %d %s %s", r.code, r.stdout, r.stderr)
 	}

@@ -36,14 +36,18 @@ Usage:
       result lines to --results-log (appended) or stdout, serve the control
       socket. Runs until SIGINT or SIGTERM. Needs root.
   stagewatchd replay --analytic ANxxxx [--config FILE] [--format FORMAT] FILE...
-      Offline: feed recorded logs (- for stdin) through that analytic's
-      plugin and print one JSON object per detection (staging_detections
-      columns). Per-file counts go to stderr.
-  stagewatchd query [--config FILE] [--socket PATH] 'SQL'
-      One query: asks the running daemon when there is one, otherwise runs
-      the plugins for this query. A table on a terminal, JSON otherwise.
-  stagewatchd tables [--config FILE] [--socket PATH]
-      The tables and their columns (same output rule as query).
+      Offline: feed recorded logs (regular files; - for stdin) through that
+      analytic's plugin and print one JSON object per detection
+      (staging_detections columns). Per-file counts go to stderr; a FIFO, a
+      device or a socket is refused by name. SIGINT or SIGTERM stops it.
+  stagewatchd query [--config FILE] [--socket PATH] [--local] 'SQL'
+      One reading query (SELECT, WITH, EXPLAIN, VALUES), asked of the running
+      daemon. With no daemon on the socket it fails, unless --local: then the
+      plugins run for this query alone (live tables are empty). A table on a
+      terminal, with control characters and invalid UTF-8 shown as escapes
+      (\x1b, \u009b, \xff; a backslash as \\), exact JSON otherwise.
+  stagewatchd tables [--config FILE] [--socket PATH] [--local]
+      The tables and their columns (same daemon and output rules as query).
   stagewatchd version
   stagewatchd help
 
@@ -101,10 +105,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usageText)
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "stagewatchd: %s\n\n%s", ue.msg, usageText)
+		fmt.Fprintf(stderr, "stagewatchd: %s\n\n%s", visibleText(ue.msg), usageText)
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "stagewatchd %s: %v\n", args[0], err)
+		// Errors quote SQL, table names, file names and plugins' words.
+		fmt.Fprintf(stderr, "stagewatchd %s: %s\n", visible(args[0]), visibleText(err.Error()))
 		return exitError
 	}
 }
@@ -149,9 +154,11 @@ func loadConfig(path string) (*config.File, error) {
 
 // newLogger logs to stderr. The one-shot commands log warnings only: their
 // stdout is the product and stderr should carry what needs attention.
+// hclog escapes the values of a line but not its message, which carries
+// plugin names, errors and what plugins log: the output is made visible.
 func newLogger(stderr io.Writer, level hclog.Level) hclog.Logger {
 	if env := os.Getenv("STAGEWATCH_LOG_LEVEL"); env != "" {
 		level = hclog.LevelFromString(env)
 	}
-	return hclog.New(&hclog.LoggerOptions{Name: "stagewatchd", Output: stderr, Level: level})
+	return hclog.New(&hclog.LoggerOptions{Name: "stagewatchd", Output: visibleWriter{stderr}, Level: level})
 }

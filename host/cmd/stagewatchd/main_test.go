@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/stagewatch/stagewatch/plugins/sdk/sdktest"
 
@@ -92,9 +97,16 @@ type result struct {
 
 func runCLI(t *testing.T, uid int, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return runCLIWithin(t, 60*time.Second, uid, args...)
+}
+
+// runCLIWithin runs stagewatchd (as uid unless it is -1), killed after limit.
+func runCLIWithin(t *testing.T, limit time.Duration, uid int, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, stagewatchd, args...)
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = append(os.Environ(), "STAGEWATCH_CONFIG=")
 	if uid >= 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
@@ -158,7 +170,7 @@ func TestUsageErrors(t *testing.T) {
 func TestTablesJSON(t *testing.T) {
 	t.Parallel()
 	cfg := faultyConfig(t, t.TempDir())
-	r := runCLI(t, -1, "tables", "--config", cfg)
+	r := runCLI(t, -1, "tables", "--local", "--config", cfg)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -182,11 +194,57 @@ func TestTablesJSON(t *testing.T) {
 	}
 }
 
-// TestQueryWithoutDaemon runs the plugins for one query (no daemon).
+// With no daemon, query and tables fail, on stderr whatever it is, unless
+// --local lets the plugins answer: a script must not read a dead daemon as
+// "no detections". The socket is absent, or stale (a file nobody listens on).
+func TestNoDaemonFailsWithoutLocal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := faultyConfig(t, dir)
+	sock := filepath.Join(dir, "run", "stagewatchd.sock")
+	check := func(state string) {
+		t.Helper()
+		for _, args := range [][]string{
+			{"query", "--config", cfg, "SELECT uid FROM staging_detections"},
+			{"tables", "--config", cfg},
+		} {
+			r := runCLI(t, -1, args...)
+			if r.code != 1 || r.stdout != "" {
+				t.Errorf("%s, %s: exit %d, stdout %.120q; want 1 and nothing", state, args[0], r.code, r.stdout)
+			}
+			for _, want := range []string{"stagewatchd " + args[0] + ": no stagewatchd is serving the control socket", sock, "--local"} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("%s, %s: stderr lacks %q:\n%s", state, args[0], want, r.stderr)
+				}
+			}
+			r = runCLI(t, -1, append([]string{args[0], "--local"}, args[1:]...)...)
+			if r.code != 0 || !strings.HasPrefix(r.stdout, "[") {
+				t.Errorf("%s, %s --local: exit %d\n%s%s", state, args[0], r.code, r.stdout, r.stderr)
+			}
+		}
+	}
+	check("no socket")
+
+	if err := os.MkdirAll(filepath.Dir(sock), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("stale socket: %v", err)
+	}
+	check("stale socket")
+}
+
+// TestQueryWithoutDaemon runs the plugins for one query (no daemon, --local).
 func TestQueryWithoutDaemon(t *testing.T) {
 	t.Parallel()
 	cfg := faultyConfig(t, t.TempDir())
-	r := runCLI(t, -1, "query", "SELECT time, severity FROM staging_detections WHERE time BETWEEN 1700000010 AND 1700000012", "--config", cfg)
+	r := runCLI(t, -1, "query", "--local", "SELECT time, severity FROM staging_detections WHERE time BETWEEN 1700000010 AND 1700000012", "--config", cfg)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -201,13 +259,124 @@ func TestQueryWithoutDaemon(t *testing.T) {
 	if !strings.HasPrefix(strings.TrimSpace(strings.Split(r.stdout, "\n")[1]), `{"time":`) {
 		t.Errorf("column order lost: %s", r.stdout)
 	}
-	r = runCLI(t, -1, "query", "--config", cfg, "SELECT mode, state FROM staging_analytics")
+	r = runCLI(t, -1, "query", "--local", "--config", cfg, "SELECT mode, state FROM staging_analytics")
 	if r.code != 0 || !strings.Contains(r.stdout, `"mode":"query"`) {
 		t.Fatalf("staging_analytics without daemon: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	r = runCLI(t, -1, "query", "--config", cfg, "SELECT * FROM staging_nonesuch")
+	r = runCLI(t, -1, "query", "--local", "--config", cfg, "SELECT * FROM staging_nonesuch")
 	if r.code != 1 || !strings.Contains(r.stderr, "staging_nonesuch") {
 		t.Fatalf("unknown table: %d %s", r.code, r.stderr)
+	}
+	r = runCLI(t, -1, "query", "--local", "--config", cfg, "PRAGMA query_only=0; DROP TABLE temp.staging_detections")
+	if r.code != 1 || !strings.Contains(r.stderr, "statement refused: only reading statements run (SELECT, WITH, EXPLAIN, VALUES)") {
+		t.Fatalf("writing statement: %d %s", r.code, r.stderr)
+	}
+}
+
+// openPTY opens a pseudo-terminal without output processing, so what the
+// program writes reaches the master byte for byte.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		testenv.Unavailable(t, "no pseudo-terminals: %v", err)
+	}
+	fd := int(m.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		testenv.Unavailable(t, "pseudo-terminal slave: %v", err)
+	}
+	tio, err := unix.IoctlGetTermios(int(s.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tio.Oflag &^= unix.OPOST
+	if err := unix.IoctlSetTermios(int(s.Fd()), unix.TCSETS, tio); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+// hostileSQL selects the names an attacker gives files, as SQLite builds
+// them: ESC and BEL (retitle, clear), a C1 CSI, DEL, invalid UTF-8, a tab
+// and a newline, and the same escapes typed as plain characters.
+const hostileSQL = `SELECT char(27) || ']0;owned' || char(7) || char(27) || '[2J' AS esc,
+	'\x1b]0;owned\a\x1b[2J' AS typed,
+	'a' || char(155) || '31m' AS c1,
+	'del' || char(127) AS del,
+	CAST(x'2f746d702fff' AS TEXT) AS invalid,
+	'/tmp/\xff' AS typed_invalid,
+	'tab' || char(9) || 'nl' || char(10) AS ws`
+
+// On a terminal, query renders every control character and invalid byte
+// as a visible escape, and a typed backslash doubled so the two differ;
+// JSON, for a program, stays exact.
+func TestQueryOnTerminalShowsEscapes(t *testing.T) {
+	t.Parallel()
+	cfg := faultyConfig(t, t.TempDir())
+	master, slave := openPTY(t)
+	cmd := exec.Command(stagewatchd, "query", "--local", "--config", cfg, hostileSQL)
+	cmd.Env = append(os.Environ(), "STAGEWATCH_CONFIG=")
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = slave, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close() // the child holds it; reads on the master end when it exits
+	out := make(chan []byte, 1)
+	go func() {
+		var b bytes.Buffer
+		io.Copy(&b, master) // ends with EIO once the child closed the terminal
+		out <- b.Bytes()
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("query: %v\n%s", err, stderr.String())
+	}
+	var shown string
+	select {
+	case b := <-out:
+		shown = string(b)
+	case <-time.After(10 * time.Second):
+		t.Fatal("terminal output did not end")
+	}
+	if !utf8.ValidString(shown) {
+		t.Errorf("terminal output is not UTF-8: %q", shown)
+	}
+	for _, r := range shown {
+		if (r < 0x20 && r != '\n') || (r >= 0x7f && r <= 0x9f) {
+			t.Fatalf("raw control %U reached the terminal:\n%q", r, shown)
+		}
+	}
+	for _, want := range []string{
+		`| \x1b]0;owned\a\x1b[2J |`, `| \\x1b]0;owned\\a\\x1b[2J |`,
+		`| a\u009b31m |`, `| del\x7f |`, `| /tmp/\xff |`, `| /tmp/\\xff `, `| tab\tnl\n |`,
+	} {
+		if !strings.Contains(shown, want) {
+			t.Errorf("terminal output lacks %s:\n%s", want, shown)
+		}
+	}
+
+	r := runCLI(t, -1, "query", "--local", "--config", cfg, hostileSQL)
+	var rows []map[string]string
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rows) != nil || len(rows) != 1 {
+		t.Fatalf("JSON: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	for k, want := range map[string]string{
+		"esc": "\x1b]0;owned\a\x1b[2J", "typed": `\x1b]0;owned\a\x1b[2J`, "c1": "a\u009b31m",
+		"del": "del\x7f", "typed_invalid": `/tmp/\xff`, "ws": "tab\tnl\n",
+	} {
+		if rows[0][k] != want {
+			t.Errorf("JSON %s = %q, want %q exactly", k, rows[0][k], want)
+		}
 	}
 }
 
@@ -265,6 +434,153 @@ func TestReplay(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "AN0042") {
 		t.Fatalf("analytic not loaded: exit %d\n%s", r.code, r.stderr)
 	}
+
+	// A log named to attack the terminal (a glob over a directory the
+	// attacker writes to) is named visibly, read or not.
+	evil := filepath.Join(dir, "audit\x1b]0;owned\a\x1b[2J\u009b.log")
+	os.WriteFile(evil, []byte("one\n"), 0o644)
+	r = runCLI(t, -1, "replay", "--analytic", "AN9999", "--config", cfg, evil, evil+"\x07gone")
+	if r.code != 1 {
+		t.Fatalf("hostile names: exit %d\n%s", r.code, r.stderr)
+	}
+	shown := filepath.Join(dir, `audit\x1b]0;owned\a\x1b[2J\u009b.log`)
+	for _, want := range []string{shown + ": 4 bytes, 1 records", shown + `\a` + "gone: not read"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	for _, c := range r.stderr {
+		if (c < 0x20 && c != '\n') || (c >= 0x7f && c <= 0x9f) {
+			t.Fatalf("raw control %U on stderr:\n%q", c, r.stderr)
+		}
+	}
+}
+
+// replay refuses a FIFO, a device and a socket by name, without opening
+// them (a FIFO with no writer would block the open), and reads the regular
+// files given with them.
+func TestReplayRefusesWhatIsNotAFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := faultyConfig(t, dir)
+	log := filepath.Join(dir, "a.log")
+	os.WriteFile(log, []byte("one\n"), 0o644)
+	fifo := filepath.Join(dir, "no-writer.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "fifo-link.log")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+
+	start := time.Now()
+	r := runCLIWithin(t, 20*time.Second, -1, "replay", "--analytic", "AN9999", "--config", cfg, fifo, link, "/dev/null", sock, log)
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("replay took %s", took)
+	}
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		fifo + ": not read: is a named pipe (FIFO): replay reads regular files, or - for standard input",
+		link + ": not read: is a named pipe (FIFO)",
+		"/dev/null: not read: is a character device",
+		sock + ": not read: is a socket",
+		log + ": 4 bytes, 1 records",
+		"could not read " + strings.Join([]string{fifo, link, "/dev/null", sock}, ", "),
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+}
+
+// A replay reading stdin that never ends (here a FIFO the test holds open
+// and never writes) stops on SIGINT and on SIGTERM, with a non-zero status.
+func TestReplayStopsOnSignal(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cfg := faultyConfig(t, dir)
+			fifo := filepath.Join(dir, "stdin.fifo")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// Read and write: the open does not wait, and the replay's read
+			// sees no end of file while the test holds it.
+			stdin, err := os.OpenFile(fifo, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			stdin.Write([]byte("one\ntwo\n"))
+
+			cmd := exec.Command(stagewatchd, "replay", "--analytic", "AN9999", "--config", cfg, "-")
+			cmd.Env = append(os.Environ(), "STAGEWATCH_CONFIG=")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			defer func() {
+				cmd.Process.Kill()
+				<-done
+			}()
+			waitReading(t, cmd.Process.Pid, done)
+			sent := time.Now()
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				done <- err
+				var exitErr *exec.ExitError
+				if !errors.As(err, &exitErr) || exitErr.ExitCode() != 1 {
+					t.Fatalf("after %s: %v, want exit status 1\n%s", sig, err, stderr.String())
+				}
+				if !strings.Contains(stderr.String(), "stagewatchd replay: interrupted while reading -") {
+					t.Errorf("stderr lacks the interruption:\n%s", stderr.String())
+				}
+				t.Logf("exited %s after %s", time.Since(sent).Round(time.Millisecond), sig)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("replay still running 10s after %s\n%s", sig, stderr.String())
+			}
+		})
+	}
+}
+
+// waitReading waits until a thread of pid blocks reading a pipe (the
+// replay's read of stdin), or gives up after 15 s and lets the test go on.
+func waitReading(t *testing.T, pid int, done chan error) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("replay exited before the signal: %v", err)
+		default:
+		}
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+		for _, task := range tasks {
+			if w, _ := os.ReadFile(task); strings.Contains(string(w), "pipe_read") {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("no thread of %d seen blocked in a pipe read; signalling anyway", pid)
 }
 
 // TestReplayLinuxFixtures replays the recorded auditd logs through the real
@@ -379,6 +695,25 @@ func TestDaemon(t *testing.T) {
 	r = runCLI(t, -1, "tables", "--socket", d.socket)
 	if r.code != 0 || !strings.Contains(r.stdout, `"staging_detections"`) {
 		t.Fatalf("tables via daemon: %d %s", r.code, r.stderr)
+	}
+
+	// SQL that would drop a table is refused, and every later query, on
+	// whichever of the daemon's connections, still sees the table.
+	for range 4 {
+		r = runCLI(t, -1, "query", "--socket", d.socket, "PRAGMA query_only=0; DROP TABLE temp.staging_detections")
+		if r.code != 1 || !strings.Contains(r.stderr, "statement refused: only reading statements run") {
+			t.Fatalf("dropping a table via the daemon: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+		r = runCLI(t, -1, "query", "--socket", d.socket, "WITH c AS (SELECT 1) DELETE FROM staging_detections")
+		if r.code != 1 || !strings.Contains(r.stderr, "statement refused: only reading statements run") {
+			t.Fatalf("deleting via the daemon: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+	}
+	for range 4 {
+		r = runCLI(t, -1, "query", "--socket", d.socket, "SELECT COUNT(*) AS n FROM staging_detections")
+		if r.code != 0 || !strings.Contains(r.stdout, `"n":"100"`) {
+			t.Fatalf("staging_detections after the refused statements: %d %s %s", r.code, r.stdout, r.stderr)
+		}
 	}
 
 	// An unprivileged user is kept out by the file modes, and told why.

@@ -45,9 +45,11 @@ func writeGrid(w *bufio.Writer, columns []string, rows []map[string]string) {
 	if len(columns) == 0 {
 		return
 	}
+	headers := make([]string, len(columns))
 	widths := make([]int, len(columns))
 	for i, c := range columns {
-		widths[i] = utf8.RuneCountInString(c)
+		headers[i] = cellText(c)
+		widths[i] = utf8.RuneCountInString(headers[i])
 	}
 	cells := make([][]string, len(rows))
 	for r, row := range rows {
@@ -73,7 +75,7 @@ func writeGrid(w *bufio.Writer, columns []string, rows []map[string]string) {
 		w.WriteString("\n")
 	}
 	rule()
-	line(columns)
+	line(headers)
 	rule()
 	for _, r := range cells {
 		line(r)
@@ -83,18 +85,27 @@ func writeGrid(w *bufio.Writer, columns []string, rows []map[string]string) {
 	}
 }
 
+// cellText is a value as a terminal table shows it: made visible (see
+// visible; a newline shows as \n), and cut to maxCellWidth between escapes,
+// never inside one.
 func cellText(v string) string {
-	v = strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, v)
-	if utf8.RuneCountInString(v) > maxCellWidth {
-		runes := []rune(v)
-		v = string(runes[:maxCellWidth-1]) + "…"
+	shown := visible(v)
+	if utf8.RuneCountInString(shown) <= maxCellWidth {
+		return shown
 	}
-	return v
+	var b strings.Builder
+	width := 0
+	for i := 0; i < len(v); {
+		tok, size := escapeAt(v[i:], false)
+		n := utf8.RuneCountInString(tok)
+		if width+n > maxCellWidth-1 {
+			break
+		}
+		b.WriteString(tok)
+		width += n
+		i += size
+	}
+	return b.String() + "…"
 }
 
 // writeTables prints the table catalogue: names, columns, types and
@@ -114,17 +125,20 @@ func writeTables(w io.Writer, tables []control.Table, human bool) error {
 		if i > 0 {
 			bw.WriteString("\n")
 		}
-		fmt.Fprintf(bw, "%s\n", t.Name)
+		// Names and descriptions come from the plugins: made visible.
+		fmt.Fprintf(bw, "%s\n", visible(t.Name))
 		if t.Description != "" {
-			fmt.Fprintf(bw, "  %s\n", t.Description)
+			fmt.Fprintf(bw, "  %s\n", visible(t.Description))
 		}
 		nameWidth, typeWidth := 0, 0
 		for _, c := range t.Columns {
-			nameWidth = max(nameWidth, len(c.Name))
-			typeWidth = max(typeWidth, len(c.Type))
+			nameWidth = max(nameWidth, utf8.RuneCountInString(visible(c.Name)))
+			typeWidth = max(typeWidth, utf8.RuneCountInString(visible(c.Type)))
 		}
 		for _, c := range t.Columns {
-			fmt.Fprintf(bw, "    %-*s  %-*s  %s\n", nameWidth, c.Name, typeWidth, c.Type, c.Description)
+			name, typ := visible(c.Name), visible(c.Type)
+			fmt.Fprintf(bw, "    %s%s  %s%s  %s\n", name, strings.Repeat(" ", nameWidth-utf8.RuneCountInString(name)),
+				typ, strings.Repeat(" ", typeWidth-utf8.RuneCountInString(typ)), visible(c.Description))
 		}
 	}
 	return bw.Flush()

@@ -23,6 +23,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	configPath := fs.String("config", "", "configuration file")
 	socket := fs.String("socket", "", "control socket of a running stagewatchd")
+	local := fs.Bool("local", false, "with no daemon, run the plugins for this query")
 	positional, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -41,6 +42,9 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	resp, err := control.NewClient(*socket).Query(ctx, sql)
 	if errors.Is(err, control.ErrNoDaemon) {
+		if !*local {
+			return noDaemon(err)
+		}
 		if isTerminal(stderr) {
 			// A person expecting collected rows should know why there are none.
 			fmt.Fprintf(stderr, "stagewatchd is not running (no daemon on %s): the plugins answer this query alone, and live tables stay empty until `stagewatchd run` collects.\n", *socket)
@@ -57,6 +61,7 @@ func cmdTables(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("tables", flag.ContinueOnError)
 	configPath := fs.String("config", "", "configuration file")
 	socket := fs.String("socket", "", "control socket of a running stagewatchd")
+	local := fs.Bool("local", false, "with no daemon, ask the plugins")
 	positional, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -73,6 +78,9 @@ func cmdTables(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	tables, err := control.NewClient(*socket).Tables(ctx)
 	if errors.Is(err, control.ErrNoDaemon) {
+		if !*local {
+			return noDaemon(err)
+		}
 		var h *host.Host
 		h, err = host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeQuery, Logger: newLogger(stderr, hclog.Warn)})
 		if err == nil {
@@ -84,6 +92,13 @@ func cmdTables(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	return writeTables(stdout, tables, isTerminal(stdout))
+}
+
+// noDaemon is the error of query and tables when nothing serves the socket
+// and --local was not given: a script must not read "no rows" from a daemon
+// that is not running.
+func noDaemon(err error) error {
+	return fmt.Errorf("%w: stagewatchd run is not running there (or left a stale socket); start it, or pass --local to run the plugins for this one call (live tables are then empty)", err)
 }
 
 // queryOnce runs the plugins in query mode for one statement.

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"strings"
@@ -60,14 +61,16 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		stats, err := ingestFile(ctx, plugin, name, *format)
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return fmt.Errorf("interrupted while reading %s: %w", name, ctx.Err())
 			}
-			fmt.Fprintf(stderr, "%s: not read: %v\n", name, err)
+			fmt.Fprintf(stderr, "%s: not read: %s\n", visible(name), visibleText(err.Error()))
 			unreadable = append(unreadable, name)
 			continue
 		}
+		// The name may come from a glob over a hostile directory, the first
+		// error quotes the log: both made visible.
 		fmt.Fprintf(stderr, "%s: %d bytes, %d records, %d events, %d parse errors, %d detections%s\n",
-			name, stats.Bytes, stats.Records, stats.Events, stats.ParseErrors, stats.Detections, firstError(stats))
+			visible(name), stats.Bytes, stats.Records, stats.Events, stats.ParseErrors, stats.Detections, firstError(stats))
 	}
 
 	var rows []sdk.Row
@@ -93,26 +96,106 @@ func ingestFile(ctx context.Context, a sdk.Analytic, name, format string) (sdk.I
 	if name == "-" {
 		r = os.Stdin
 	} else {
-		f, err := os.Open(name)
+		f, err := openRegular(name)
 		if err != nil {
 			return sdk.IngestStats{}, err
 		}
 		defer f.Close()
-		info, err := f.Stat()
-		if err != nil {
-			return sdk.IngestStats{}, err
-		}
-		if info.IsDir() {
-			return sdk.IngestStats{}, errors.New("is a directory")
-		}
 		r = f
 	}
-	return a.Ingest(ctx, name, format, r)
+	return a.Ingest(ctx, name, format, &cancelableReader{ctx: ctx, r: r})
+}
+
+// openRegular opens a recorded log, refusing what is not a regular file
+// before opening it: opening a FIFO waits for a writer that may never come,
+// and opening a device can act on it. It opens without blocking where the
+// platform can (openNonBlock) and checks the open file again, so a path
+// swapped for a FIFO between the check and the open is refused as well,
+// not waited on.
+func openRegular(name string) (*os.File, error) {
+	info, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := regularFile(info); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(name, os.O_RDONLY|openNonBlock, 0)
+	if err != nil {
+		return nil, err
+	}
+	if info, err = f.Stat(); err == nil {
+		err = regularFile(info)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func regularFile(info fs.FileInfo) error {
+	var what string
+	switch m := info.Mode(); {
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		return errors.New("is a directory")
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeCharDevice != 0:
+		what = "a character device"
+	case m&fs.ModeDevice != 0:
+		what = "a block device"
+	default:
+		what = "not a regular file"
+	}
+	return fmt.Errorf("is %s: replay reads regular files, or - for standard input", what)
+}
+
+// cancelableReader ends a Read that blocks (stdin with no writer, a stalled
+// network file system) when ctx ends, so SIGINT and SIGTERM stop a replay:
+// each read runs in a goroutine of its own, and Read returns ctx's error
+// when ctx ends first. The abandoned read keeps its goroutine and buffer
+// until it returns or the process exits, which follows at once.
+type cancelableReader struct {
+	ctx context.Context
+	r   io.Reader
+	err error
+}
+
+type readResult struct {
+	data []byte
+	err  error
+}
+
+func (c *cancelableReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if err := c.ctx.Err(); err != nil {
+		c.err = err
+		return 0, err
+	}
+	done := make(chan readResult, 1)
+	go func(buf []byte) {
+		n, err := c.r.Read(buf)
+		done <- readResult{buf[:n], err}
+	}(make([]byte, len(p)))
+	select {
+	case res := <-done:
+		return copy(p, res.data), res.err
+	case <-c.ctx.Done():
+		c.err = c.ctx.Err()
+		return 0, c.err
+	}
 }
 
 func firstError(s sdk.IngestStats) string {
 	if s.FirstError == "" {
 		return ""
 	}
-	return " (first: " + s.FirstError + ")"
+	return " (first: " + visibleText(s.FirstError) + ")"
 }

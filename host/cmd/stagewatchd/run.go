@@ -157,7 +157,7 @@ func startRunning(ctx context.Context, cfg *config.File, loaded []*packs.Pack, o
 		Decorations:    cfg.Stagewatch.Decorations,
 		Out:            out,
 		StateDir:       stateDir,
-		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger:         slog.New(slog.NewTextHandler(visibleWriter{stderr}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
 		return nil, err

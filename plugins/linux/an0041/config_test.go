@@ -30,6 +30,7 @@ func TestConfigErrorsNameKeys(t *testing.T) {
 		{"no dirs", `{"StagingDirectoryList": []}`, StagingDirectoryList, "at least one"},
 		{"dirs not a list", `{"StagingDirectoryList": "/tmp/"}`, StagingDirectoryList, "list"},
 		{"archiver path", `{"ArchivingCommandPatterns": ["/usr/bin/tar"]}`, ArchivingCommandPatterns, "not paths"},
+		{"no archivers", `{"ArchivingCommandPatterns": []}`, ArchivingCommandPatterns, "got an empty list"},
 		{"parent relative path", `{"AllowedParentProcesses": ["bin/dpkg"]}`, AllowedParentProcesses, "not paths"},
 		{"empty path glob", `{"AllowedPaths": [""]}`, AllowedPaths, "empty string"},
 		{"zero files", `{"MinimumFileCount": 0}`, MinimumFileCount, "from 1"},
