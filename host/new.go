@@ -22,6 +22,11 @@ type Options struct {
 	// Backoff paces restarts of crashed plugins; zero means 1 s doubling to
 	// 60 s.
 	Backoff supervisor.Backoff
+	// StateDir, when set, keeps each analytic's events, detections and open
+	// windows on disk below it, one directory per analytic; empty keeps
+	// them in memory. Front ends give each their own (stagewatchd's is not
+	// the extension's), so no two processes write one database.
+	StateDir string
 }
 
 // Host runs this platform's plugins (plus the remote ones the config
@@ -45,11 +50,12 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		opts.Config = config.Default()
 	}
 	sup, err := supervisor.Start(ctx, supervisor.Options{
-		Config:  opts.Config,
-		Mode:    opts.Mode,
-		Logger:  opts.Logger,
-		Only:    opts.Only,
-		Backoff: opts.Backoff,
+		Config:   opts.Config,
+		Mode:     opts.Mode,
+		Logger:   opts.Logger,
+		Only:     opts.Only,
+		Backoff:  opts.Backoff,
+		StateDir: opts.StateDir,
 	})
 	if err != nil {
 		return nil, err

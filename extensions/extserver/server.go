@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -17,6 +18,7 @@ import (
 	"github.com/stagewatch/stagewatch/extensions/tablewrap"
 	"github.com/stagewatch/stagewatch/host"
 	"github.com/stagewatch/stagewatch/internal/config"
+	"github.com/stagewatch/stagewatch/internal/safepath"
 	"github.com/stagewatch/stagewatch/internal/version"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
@@ -24,6 +26,10 @@ import (
 // Name is the extension name osqueryd lists in osquery_extensions and that
 // --extensions_require names.
 const Name = "stagewatch"
+
+// StateName names the extension's analytics' state below state_dir:
+// stagewatchd keeps its own beside it, so the two never write one file.
+const StateName = "stagewatch.ext"
 
 // Environment variables read by the extension (autoload passes no other
 // arguments, so this is how an admin tunes it).
@@ -103,7 +109,13 @@ func Run(ctx context.Context, opts Options) error {
 		source = "none found: every analytic runs with its defaults"
 	}
 	opts.Logger.Info("starting analytics", "config", source)
-	h, err := host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: opts.Logger.Named("host")})
+	analyticsDir := filepath.Join(cfg.Stagewatch.StateDir, StateName)
+	for _, dir := range []string{cfg.Stagewatch.StateDir, analyticsDir} {
+		if err := safepath.OwnDir(dir, 0o700); err != nil {
+			return fmt.Errorf("state directory %w", err)
+		}
+	}
+	h, err := host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: opts.Logger.Named("host"), StateDir: analyticsDir})
 	if err != nil {
 		return fmt.Errorf("starting analytics (config %s): %w", source, err)
 	}

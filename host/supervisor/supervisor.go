@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -47,6 +48,9 @@ type Options struct {
 	// CallTimeout bounds Configure, Start and Health calls; 0 means the
 	// config's query_timeout.
 	CallTimeout time.Duration
+	// StateDir, when set, is where each analytic keeps its durable state,
+	// one directory per analytic id below it; empty keeps it in memory.
+	StateDir string
 }
 
 // Supervisor runs a set of plugins.
@@ -329,6 +333,13 @@ func (p *Plugin) launch(ctx context.Context) error {
 		Config:         o.Config.AnalyticConfig(desc.AnalyticID),
 		Mode:           o.Mode,
 		HostIdentifier: o.Config.Stagewatch.HostIdentifier,
+		StateDir:       p.stateDir(desc.AnalyticID),
+		State: sdk.StateLimits{
+			EventsExpiry:     o.Config.Stagewatch.State.EventsExpiry,
+			EventsMax:        o.Config.Stagewatch.State.EventsMax,
+			DetectionsExpiry: o.Config.Stagewatch.State.DetectionsExpiry,
+			DetectionsMax:    o.Config.Stagewatch.State.DetectionsMax,
+		},
 	})
 	if err != nil {
 		proc.Kill()
@@ -354,6 +365,14 @@ func (p *Plugin) launch(ctx context.Context) error {
 	default:
 	}
 	return nil
+}
+
+// stateDir is the analytic's own state directory, or "" for none.
+func (p *Plugin) stateDir(id string) string {
+	if p.sup.opts.StateDir == "" || id == "" {
+		return ""
+	}
+	return filepath.Join(p.sup.opts.StateDir, id)
 }
 
 // watch restarts the plugin whenever its process dies, until ctx ends.

@@ -72,17 +72,37 @@ type Host struct {
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 	// ResultsLog is the osquery result log file; empty means stdout.
 	ResultsLog string `yaml:"results_log"`
-	// StateDir keeps state across restarts (pack differential results).
+	// StateDir keeps state across restarts: pack differential results and
+	// each analytic's events, detections and open windows.
 	StateDir string `yaml:"state_dir"`
+	// State bounds the analytics' durable state.
+	State State `yaml:"state"`
 	// Packs are osquery pack files to schedule; empty means the defaults.
 	Packs []string `yaml:"packs"`
 	// Decorations are added to every result line, as osquery's decorations.
 	Decorations map[string]string `yaml:"decorations"`
 }
 
+// State bounds what each analytic keeps on disk, as osquery's
+// events_expiry and events_max bound its evented tables.
+type State struct {
+	EventsExpiry     time.Duration `yaml:"events_expiry"`
+	EventsMax        int           `yaml:"events_max"`
+	DetectionsExpiry time.Duration `yaml:"detections_expiry"`
+	DetectionsMax    int           `yaml:"detections_max"`
+}
+
+// Defaults of the state section.
+const (
+	DefaultEventsExpiry     = 24 * time.Hour
+	DefaultEventsMax        = 200000
+	DefaultDetectionsExpiry = 30 * 24 * time.Hour
+	DefaultDetectionsMax    = 10000
+)
+
 // hostKeys are the keys of the stagewatch section, in the order documented.
 var hostKeys = []string{"plugin_dir", "checksums", "plugins", "remote_analytics", "host_identifier",
-	"socket", "query_timeout", "results_log", "state_dir", "packs", "decorations"}
+	"socket", "query_timeout", "results_log", "state_dir", "state", "packs", "decorations"}
 
 // Default returns the configuration used when there is no file.
 func Default() *File {
@@ -313,6 +333,23 @@ func jsonable(v any) (any, error) {
 }
 
 func (h *Host) validate() error {
+	st := h.State
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"events_expiry", st.EventsExpiry}, {"detections_expiry", st.DetectionsExpiry}} {
+		if d.v < 0 || (d.v > 0 && d.v < time.Minute) {
+			return fmt.Errorf("stagewatch.state.%s: %v: expected at least 1m (0 for the default)", d.key, d.v)
+		}
+	}
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"events_max", st.EventsMax}, {"detections_max", st.DetectionsMax}} {
+		if n.v < 0 || (n.v > 0 && n.v < 100) || n.v > 10_000_000 {
+			return fmt.Errorf("stagewatch.state.%s: %d: expected 100 to 10000000 (0 for the default)", n.key, n.v)
+		}
+	}
 	for name, sum := range h.Checksums {
 		if name == "" || strings.ContainsAny(name, `/\`) {
 			return fmt.Errorf("stagewatch.checksums: %q must be a plugin file name, not a path", name)
@@ -363,6 +400,18 @@ func (f *File) applyDefaults() {
 	}
 	if h.StateDir == "" {
 		h.StateDir = DefaultStateDir
+	}
+	if h.State.EventsExpiry == 0 {
+		h.State.EventsExpiry = DefaultEventsExpiry
+	}
+	if h.State.EventsMax == 0 {
+		h.State.EventsMax = DefaultEventsMax
+	}
+	if h.State.DetectionsExpiry == 0 {
+		h.State.DetectionsExpiry = DefaultDetectionsExpiry
+	}
+	if h.State.DetectionsMax == 0 {
+		h.State.DetectionsMax = DefaultDetectionsMax
 	}
 	for name, sum := range h.Checksums {
 		h.Checksums[name] = strings.ToLower(sum)

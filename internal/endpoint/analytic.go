@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -61,6 +62,9 @@ type Analytic struct {
 	live       *liveRun // nil until Start
 	started    time.Time
 	ingests    ingestTotals
+	state      *durable // nil: memory only
+	stateErr   string   // why the state directory could not be used
+	restored   restoreStats
 
 	collectorErrors atomic.Uint64
 }
@@ -68,6 +72,12 @@ type Analytic struct {
 type ingestTotals struct {
 	parseErrors uint64
 	firstError  string
+}
+
+// restoreStats are what the last start read back from the state.
+type restoreStats struct {
+	events, detections, skipped int
+	took                        time.Duration
 }
 
 var _ sdk.Analytic = (*Analytic)(nil)
@@ -158,12 +168,55 @@ func (a *Analytic) Configure(ctx context.Context, req sdk.ConfigureRequest) (jso
 	a.table.setLookup(lookup)
 	a.pipeline.reconfigure(corr, st.roots, req.HostIdentifier)
 	dirsChanged := !slices.Equal(a.dirs, st.dirs)
+	first := !a.configured
 	a.configured, a.mode, a.dirs = true, mode, st.dirs
+	if first && req.StateDir != "" {
+		a.openState(ctx, req, mode)
+	}
 	if a.live != nil && dirsChanged {
 		a.live.follow(st.dirs)
 	}
 	return st.values.JSON(), nil
 }
+
+// openState opens the analytic's durable state and feeds back what it
+// kept, before the analytic serves anything. A state that cannot be used
+// (a full disk, a directory refused) leaves the analytic in memory, said
+// in its health; it never stops detection.
+func (a *Analytic) openState(ctx context.Context, req sdk.ConfigureRequest, mode sdk.Mode) {
+	start := time.Now()
+	d, err := openDurable(req.StateDir, req.State, func(msg string) { a.stateLog(msg) })
+	if err != nil {
+		a.stateErr = durableError(err)
+		a.stateLog(a.stateErr)
+		return
+	}
+	d.expire(time.Now())
+	evs, dets, skipped, err := d.load(ctx)
+	if err != nil {
+		a.stateErr = durableError(err)
+		a.stateLog(a.stateErr)
+		_ = d.close()
+		return
+	}
+	var skew time.Duration
+	if mode == sdk.ModeLive && a.def.Live != nil {
+		skew = a.def.Live.ExecSkew
+	}
+	a.pipeline.restore(evs, dets, skew)
+	a.pipeline.state = d
+	a.state = d
+	a.restored = restoreStats{events: len(evs), detections: len(dets), skipped: skipped, took: time.Since(start)}
+	if d.movedAway != "" {
+		a.stateErr = "the state found at start was damaged or foreign; it was moved aside to " + d.movedAway
+	}
+}
+
+// stateLog reports what happened to the state in the plugin's log; the
+// host relays it into its own.
+var stateLog = func(msg string) { fmt.Fprintln(os.Stderr, msg) }
+
+func (a *Analytic) stateLog(msg string) { stateLog(strings.ToLower(a.def.ID) + ": " + msg) }
 
 // Start begins live collection; it runs until ctx ends or Close is called.
 // Outside live mode there is nothing to collect: replay is fed by Ingest,
@@ -226,6 +279,7 @@ func (a *Analytic) Ingest(ctx context.Context, source, format string, r io.Reade
 		stats.Events++
 		a.pipeline.direct(ev)
 	})
+	a.pipeline.saveReplayed()
 	stats.Bytes = counted.n
 	stats.Records, stats.ParseErrors, stats.FirstError = ds.Records, ds.ParseErrors, ds.FirstError
 	stats.Detections = a.pipeline.stats().detections - before
@@ -295,16 +349,51 @@ func (a *Analytic) Health(ctx context.Context) sdk.Health {
 	if lv != nil {
 		lv.health(&h)
 	}
+	a.stateHealth(&h)
 	return h
 }
 
-// Close stops live collection, if any, and waits for it to end.
+// stateHealth adds the durable state's size, bounds and failures.
+func (a *Analytic) stateHealth(h *sdk.Health) {
+	a.mu.Lock()
+	d, stateErr, restored := a.state, a.stateErr, a.restored
+	a.mu.Unlock()
+	var problems []string
+	if stateErr != "" {
+		problems = append(problems, stateErr)
+	}
+	if d != nil {
+		if p := d.counters(h.Extra); p != "" {
+			problems = append(problems, p)
+		}
+		h.Extra["state_restored_events"] = uint64(restored.events)
+		h.Extra["state_restored_detections"] = uint64(restored.detections)
+		h.Extra["state_restore_ms"] = uint64(restored.took.Milliseconds())
+		h.ParseErrors += uint64(restored.skipped)
+	}
+	if len(problems) > 0 {
+		if h.State == sdk.StateRunning {
+			h.State = sdk.StateDegraded
+		}
+		h.Message += "; " + strings.Join(problems, "; ")
+	}
+}
+
+// Close stops live collection, if any, waits for it to end, and closes
+// the state.
 func (a *Analytic) Close() error {
 	a.mu.Lock()
-	lv := a.live
+	lv, d := a.live, a.state
 	a.mu.Unlock()
 	if lv != nil {
 		lv.stop()
+	}
+	if d != nil {
+		a.pipeline.saveReplayed()
+		a.pipeline.mu.Lock()
+		a.pipeline.state = nil
+		a.pipeline.mu.Unlock()
+		return d.close()
 	}
 	return nil
 }

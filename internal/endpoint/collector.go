@@ -110,6 +110,9 @@ const (
 	tickInterval   = 50 * time.Millisecond
 	expireInterval = 5 * time.Second
 	sweepInterval  = 10 * time.Second
+	// stateExpireInterval is how often the durable state drops what is past
+	// its bounds.
+	stateExpireInterval = time.Minute
 )
 
 // liveRun is one run of live collection.
@@ -279,7 +282,7 @@ func (lv *liveRun) loop() {
 	defer lv.wg.Done()
 	timer := time.NewTimer(expireInterval)
 	defer timer.Stop()
-	var lastExpire, lastSweep time.Time
+	var lastExpire, lastSweep, lastStateExpire time.Time
 	for {
 		select {
 		case <-lv.ctx.Done():
@@ -295,6 +298,10 @@ func (lv *liveRun) loop() {
 			if now.Sub(lastSweep) >= sweepInterval {
 				lastSweep = now
 				lv.table.sweep(now, lv.def.Alive)
+			}
+			if now.Sub(lastStateExpire) >= stateExpireInterval {
+				lastStateExpire = now
+				lv.pipeline.expireState(now)
 			}
 		}
 		next := expireInterval

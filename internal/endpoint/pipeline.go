@@ -79,6 +79,14 @@ type pipeline struct {
 
 	table  *procTable
 	tables *Tables
+	// state, when set, keeps the events the correlator can act on (written
+	// before they reach the tables) and the detections; unsaved holds
+	// replayed events until a batch is written, newDets the detections of
+	// the batch being processed.
+	state     *durable
+	unsaved   []*event.Event
+	newDets   []event.Detection
+	restoring bool
 
 	seen uint64
 	// kick wakes the live loop when events start waiting to settle, so an
@@ -161,7 +169,74 @@ func (p *pipeline) direct(ev *event.Event) {
 	defer p.mu.Unlock()
 	p.seen++
 	p.admitLocked(ev)
-	p.processLocked(ev, p.commandKind(ev))
+	kind := p.commandKind(ev)
+	p.prepareLocked(ev)
+	if p.state != nil && p.corr != nil && p.corr.Keeps(ev) {
+		p.unsaved = append(p.unsaved, ev)
+	}
+	p.correlateLocked(ev, kind)
+	if len(p.unsaved) >= replaySaveBatch {
+		p.saveLocked(p.unsaved)
+		p.unsaved = p.unsaved[:0]
+	}
+}
+
+// expireState drops from the durable state what is past its bounds.
+func (p *pipeline) expireState(now time.Time) {
+	p.mu.Lock()
+	d := p.state
+	p.mu.Unlock()
+	if d != nil {
+		d.expire(now)
+	}
+}
+
+// replaySaveBatch is how many replayed events are written at once.
+const replaySaveBatch = 4096
+
+// saveReplayed writes what replay left unsaved.
+func (p *pipeline) saveReplayed() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.saveLocked(p.unsaved)
+	p.unsaved = p.unsaved[:0]
+}
+
+// saveLocked writes events and the batch's detections. A failure (a full
+// disk) is counted by the state and leaves detection to go on in memory.
+func (p *pipeline) saveLocked(evs []*event.Event) {
+	if p.state == nil || p.restoring {
+		p.newDets = p.newDets[:0]
+		return
+	}
+	_ = p.state.save(evs, p.newDets)
+	p.newDets = p.newDets[:0]
+}
+
+// restore feeds the events kept before a restart through the pipeline
+// again, in the order they were first processed and with the live exec
+// skew they were processed with, without writing them again; then puts
+// back the detections whose events have expired.
+func (p *pipeline) restore(evs []*event.Event, dets []event.Detection, skew time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.restoring = true
+	defer func() { p.restoring = false }()
+	saved := p.skew
+	p.skew = skew
+	defer func() { p.skew = saved }()
+	for _, ev := range evs {
+		p.admitLocked(ev)
+		kind := p.commandKind(ev)
+		p.prepareLocked(ev)
+		p.correlateLocked(ev, kind)
+	}
+	p.newDets = p.newDets[:0]
+	for i := range dets {
+		if !p.tables.HasDetection(dets[i].UID) {
+			p.tables.UpsertDetection(&dets[i])
+		}
+	}
 }
 
 func (p *pipeline) admitLocked(ev *event.Event) {
@@ -193,21 +268,48 @@ func (p *pipeline) flush() {
 func (p *pipeline) releaseLocked(now time.Time, all bool) {
 	settledBefore := now.Add(-p.settle)
 	heldSince := now.Add(-maxHoldFactor * p.settle)
+	var out []pending
 	for p.pending.Len() > 0 {
 		top := p.pending[0]
 		if !all && len(p.pending) <= maxPending && top.arrived.After(heldSince) {
 			if top.ev.Time.After(settledBefore) {
-				return
+				break
 			}
 			if top.kind == staging.CommandArchiver && p.caughtUp != nil && p.caughtUp().Before(top.ev.Time) {
-				return
+				break
 			}
 		}
 		heap.Pop(&p.pending)
 		if top.kind == staging.CommandArchiver && p.skew > 0 {
-			p.pullAheadLocked(top.ev)
+			out = p.pullAheadLocked(top.ev, out)
 		}
-		p.processLocked(top.ev, top.kind)
+		out = append(out, top)
+	}
+	p.processBatchLocked(out)
+}
+
+// processBatchLocked takes settled events in order: each is enriched, those
+// the correlator can act on are written to the state (before any reaches
+// the tables, so what a query can see is on disk), then all are correlated.
+func (p *pipeline) processBatchLocked(batch []pending) {
+	if len(batch) == 0 {
+		return
+	}
+	var keep []*event.Event
+	for _, q := range batch {
+		p.prepareLocked(q.ev)
+		if p.state != nil && p.corr != nil && p.corr.Keeps(q.ev) {
+			keep = append(keep, q.ev)
+		}
+	}
+	if len(keep) > 0 {
+		_ = p.state.save(keep, nil)
+	}
+	for _, q := range batch {
+		p.correlateLocked(q.ev, q.kind)
+	}
+	if len(p.newDets) > 0 {
+		p.saveLocked(nil)
 	}
 }
 
@@ -215,7 +317,7 @@ func (p *pipeline) releaseLocked(now time.Time, all bool) {
 // events the correlator counts as earlier than it (stamped up to its skewed
 // time), except those of processes with an exec still pending, ev's own
 // included.
-func (p *pipeline) pullAheadLocked(ev *event.Event) {
+func (p *pipeline) pullAheadLocked(ev *event.Event, out []pending) []pending {
 	limit := ev.Time.Add(p.skew)
 	candidates := 0
 	for _, q := range p.pending {
@@ -224,7 +326,7 @@ func (p *pipeline) pullAheadLocked(ev *event.Event) {
 		}
 	}
 	if candidates == 0 {
-		return
+		return out
 	}
 	execs := map[int64]bool{ev.Process.PID: true}
 	for _, q := range p.pending {
@@ -245,9 +347,7 @@ func (p *pipeline) pullAheadLocked(ev *event.Event) {
 	p.pending = kept
 	heap.Init(&p.pending)
 	sort.Sort(ahead)
-	for _, q := range ahead {
-		p.processLocked(q.ev, q.kind)
-	}
+	return append(out, ahead...)
 }
 
 // commandKind classifies an exec once, for the settle buffer and the
@@ -259,12 +359,17 @@ func (p *pipeline) commandKind(ev *event.Event) staging.CommandKind {
 	return staging.Classify(exeOf(&ev.Process), ev.Process.Argv, p.style).Kind
 }
 
-func (p *pipeline) processLocked(ev *event.Event, kind staging.CommandKind) {
+// prepareLocked enriches a file event with its writer as the process table
+// knows it, before it is kept and correlated.
+func (p *pipeline) prepareLocked(ev *event.Event) {
+	if p.corr != nil && ev.Kind.IsFile() {
+		p.table.enrich(ev)
+	}
+}
+
+func (p *pipeline) correlateLocked(ev *event.Event, kind staging.CommandKind) {
 	if p.corr == nil {
 		return
-	}
-	if ev.Kind.IsFile() {
-		p.table.enrich(ev)
 	}
 	observed := ev
 	if ev.Kind == event.KindExec && p.skew > 0 {
@@ -274,6 +379,9 @@ func (p *pipeline) processLocked(ev *event.Event, kind staging.CommandKind) {
 	}
 	for _, d := range p.corr.Observe(observed) {
 		p.tables.UpsertDetection(&d)
+		if p.state != nil && !p.restoring {
+			p.newDets = append(p.newDets, d)
+		}
 	}
 	switch {
 	case ev.Kind.IsFile():

@@ -92,6 +92,9 @@ func (t *Tables) UpsertDetection(d *event.Detection) {
 	t.detections.Upsert(d.UID, rec)
 }
 
+// HasDetection reports whether the detection with uid is kept.
+func (t *Tables) HasDetection(uid string) bool { return t.detections.Has(uid) }
+
 // Generate emits the rows of one of the tables.
 func (t *Tables) Generate(ctx context.Context, table string, constraints []sdk.Constraint, emit func([]sdk.Row) error) error {
 	return t.store.Generate(ctx, table, constraints, emit)

@@ -564,3 +564,42 @@ func (c *Correlator) removeGroup(g *group) {
 	delete(c.groups, g.key)
 	c.files -= len(g.files)
 }
+
+// Keeps reports whether ev can matter to a detection: a file event under a
+// staging root, or an exec of a program the correlator acts on (an
+// archiver, extractor, encryptor, copy tool, script or pipeline reader).
+// What an analytic keeps across a restart is these events; fed again in
+// the same order, they rebuild the same state.
+func (c *Correlator) Keeps(ev *event.Event) bool {
+	if ev == nil {
+		return false
+	}
+	switch {
+	case ev.Kind == event.KindExec:
+		exe := ev.Process.Exe
+		if exe == "" && len(ev.Process.Argv) > 0 {
+			exe = ev.Process.Argv[0]
+		}
+		if exe == "" {
+			return false
+		}
+		if _, ok := readerInputs(exe, ev.Process.Argv, c.style); ok {
+			return true
+		}
+		return c.ofInterest(c.style.baseName(exe))
+	case ev.Kind.IsFile():
+		raw := ev.Path
+		if raw == "" {
+			return false
+		}
+		if !c.style.isAbs(raw) {
+			if ev.Process.Cwd == "" {
+				return false
+			}
+			raw = ResolvePath(ev.Process.Cwd, raw, c.style)
+		}
+		_, ok := locate(c.roots, c.style, c.style.normalize(raw))
+		return ok
+	}
+	return false
+}

@@ -157,6 +157,14 @@ func (t *Table) Upsert(key string, r Record) {
 	t.keyOf[r] = key
 }
 
+// Has reports whether a record is kept under key.
+func (t *Table) Has(key string) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	_, ok := t.byKey[key]
+	return ok
+}
+
 // forgetLocked drops the key of an evicted record, so a later update of it
 // is a fresh row rather than the removal of another.
 func (t *Table) forgetLocked(gone Record) {

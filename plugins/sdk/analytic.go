@@ -66,6 +66,21 @@ type ConfigureRequest struct {
 	Config         json.RawMessage
 	Mode           Mode
 	HostIdentifier string
+	// StateDir is the analytic's own directory for what must survive a
+	// restart (its events, detections and open windows); empty means it
+	// keeps everything in memory.
+	StateDir string
+	// State bounds what it keeps there.
+	State StateLimits
+}
+
+// StateLimits bound an analytic's durable state, as osquery's events_expiry
+// and events_max bound its evented tables. Zero fields take the defaults.
+type StateLimits struct {
+	EventsExpiry     time.Duration // events older than this are removed
+	EventsMax        int           // at most this many events are kept
+	DetectionsExpiry time.Duration
+	DetectionsMax    int
 }
 
 // Descriptor is an analytic's self-description.

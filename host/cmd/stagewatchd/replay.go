@@ -15,6 +15,7 @@ import (
 
 	"github.com/stagewatch/stagewatch/host"
 	"github.com/stagewatch/stagewatch/internal/rowjson"
+	"github.com/stagewatch/stagewatch/internal/safepath"
 	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
@@ -26,6 +27,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	configPath := fs.String("config", "", "configuration file")
 	analytic := fs.String("analytic", "", "analytic id, e.g. AN0041")
 	format := fs.String("format", "", "input format (empty: the plugin recognises it)")
+	stateDir := fs.String("state-dir", "", "keep what the replay read in this directory and read it back first (default: nothing kept)")
 	files, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -44,7 +46,16 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 
-	h, err := host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeReplay, Only: *analytic, Logger: newLogger(stderr, hclog.Warn)})
+	opts := host.Options{Config: cfg, Mode: sdk.ModeReplay, Only: *analytic, Logger: newLogger(stderr, hclog.Warn)}
+	if *stateDir != "" {
+		// Replays of another machine's logs never mix with live state:
+		// only a directory named here is used.
+		if err := safepath.OwnDir(*stateDir, 0o700); err != nil {
+			return fmt.Errorf("--state-dir %w", err)
+		}
+		opts.StateDir = *stateDir
+	}
+	h, err := host.New(ctx, opts)
 	if err != nil {
 		return err
 	}

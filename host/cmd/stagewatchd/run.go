@@ -25,6 +25,9 @@ import (
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
+// StateName names stagewatchd's analytics' state below state_dir.
+const StateName = "stagewatchd"
+
 // SystemPacksDir is where packages install the packs when they are not
 // next to the executable.
 const SystemPacksDir = "/usr/local/share/stagewatch/packs"
@@ -137,17 +140,21 @@ func startRunning(ctx context.Context, cfg *config.File, loaded []*packs.Pack, o
 			d.stop()
 		}
 	}()
-	if d.host, err = host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: logger}); err != nil {
+	// The state directory holds the packs' differential results and, one
+	// directory per analytic, what each keeps across restarts; the
+	// extension keeps its own beside it, never the same files.
+	stateDir := filepath.Join(cfg.Stagewatch.StateDir, "packs")
+	analyticsDir := filepath.Join(cfg.Stagewatch.StateDir, StateName)
+	for _, dir := range []string{cfg.Stagewatch.StateDir, stateDir, analyticsDir} {
+		if err := safepath.OwnDir(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("state directory %w", err)
+		}
+	}
+	if d.host, err = host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: logger, StateDir: analyticsDir}); err != nil {
 		return nil, err
 	}
 	if d.engine, err = sqlengine.Open(ctx, d.host, sqlengine.Options{QueryTimeout: queryBound(cfg)}); err != nil {
 		return nil, err
-	}
-	stateDir := filepath.Join(cfg.Stagewatch.StateDir, "packs")
-	for _, dir := range []string{cfg.Stagewatch.StateDir, stateDir} {
-		if err := safepath.OwnDir(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("state directory %w", err)
-		}
 	}
 	d.scheduler, err = packs.NewScheduler(packs.SchedulerOptions{
 		Engine:         d.engine,

@@ -689,8 +689,12 @@ type ConfigureRequest struct {
 	ConfigJson     []byte `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
 	Mode           Mode   `protobuf:"varint,2,opt,name=mode,proto3,enum=stagewatch.v1.Mode" json:"mode,omitempty"`
 	HostIdentifier string `protobuf:"bytes,3,opt,name=host_identifier,json=hostIdentifier,proto3" json:"host_identifier,omitempty"` // value of the host column
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Directory where the analytic keeps what must survive a restart (its
+	// events, detections and open windows), its own; empty: memory only.
+	StateDir      string       `protobuf:"bytes,4,opt,name=state_dir,json=stateDir,proto3" json:"state_dir,omitempty"`
+	State         *StateLimits `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConfigureRequest) Reset() {
@@ -744,6 +748,90 @@ func (x *ConfigureRequest) GetHostIdentifier() string {
 	return ""
 }
 
+func (x *ConfigureRequest) GetStateDir() string {
+	if x != nil {
+		return x.StateDir
+	}
+	return ""
+}
+
+func (x *ConfigureRequest) GetState() *StateLimits {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+// Bounds of an analytic's durable state, as osquery's events_expiry and
+// events_max bound its evented tables; zero means the analytic's default.
+type StateLimits struct {
+	state                   protoimpl.MessageState `protogen:"open.v1"`
+	EventsExpirySeconds     int64                  `protobuf:"varint,1,opt,name=events_expiry_seconds,json=eventsExpirySeconds,proto3" json:"events_expiry_seconds,omitempty"`
+	EventsMax               int64                  `protobuf:"varint,2,opt,name=events_max,json=eventsMax,proto3" json:"events_max,omitempty"`
+	DetectionsExpirySeconds int64                  `protobuf:"varint,3,opt,name=detections_expiry_seconds,json=detectionsExpirySeconds,proto3" json:"detections_expiry_seconds,omitempty"`
+	DetectionsMax           int64                  `protobuf:"varint,4,opt,name=detections_max,json=detectionsMax,proto3" json:"detections_max,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *StateLimits) Reset() {
+	*x = StateLimits{}
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateLimits) ProtoMessage() {}
+
+func (x *StateLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateLimits.ProtoReflect.Descriptor instead.
+func (*StateLimits) Descriptor() ([]byte, []int) {
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StateLimits) GetEventsExpirySeconds() int64 {
+	if x != nil {
+		return x.EventsExpirySeconds
+	}
+	return 0
+}
+
+func (x *StateLimits) GetEventsMax() int64 {
+	if x != nil {
+		return x.EventsMax
+	}
+	return 0
+}
+
+func (x *StateLimits) GetDetectionsExpirySeconds() int64 {
+	if x != nil {
+		return x.DetectionsExpirySeconds
+	}
+	return 0
+}
+
+func (x *StateLimits) GetDetectionsMax() int64 {
+	if x != nil {
+		return x.DetectionsMax
+	}
+	return 0
+}
+
 type ConfigureResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Elements in effect after defaults, JSON encoded, for staging_analytics.
@@ -754,7 +842,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[6]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +854,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[6]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +867,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{6}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ConfigureResponse) GetEffectiveJson() []byte {
@@ -797,7 +885,7 @@ type StartRequest struct {
 
 func (x *StartRequest) Reset() {
 	*x = StartRequest{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[7]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +897,7 @@ func (x *StartRequest) String() string {
 func (*StartRequest) ProtoMessage() {}
 
 func (x *StartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[7]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +910,7 @@ func (x *StartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRequest.ProtoReflect.Descriptor instead.
 func (*StartRequest) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{7}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{8}
 }
 
 type StartResponse struct {
@@ -833,7 +921,7 @@ type StartResponse struct {
 
 func (x *StartResponse) Reset() {
 	*x = StartResponse{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[8]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +933,7 @@ func (x *StartResponse) String() string {
 func (*StartResponse) ProtoMessage() {}
 
 func (x *StartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[8]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +946,7 @@ func (x *StartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartResponse.ProtoReflect.Descriptor instead.
 func (*StartResponse) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{8}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{9}
 }
 
 type GenerateRequest struct {
@@ -872,7 +960,7 @@ type GenerateRequest struct {
 
 func (x *GenerateRequest) Reset() {
 	*x = GenerateRequest{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[9]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +972,7 @@ func (x *GenerateRequest) String() string {
 func (*GenerateRequest) ProtoMessage() {}
 
 func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[9]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +985,7 @@ func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateRequest.ProtoReflect.Descriptor instead.
 func (*GenerateRequest) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{9}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GenerateRequest) GetTable() string {
@@ -933,7 +1021,7 @@ type Constraint struct {
 
 func (x *Constraint) Reset() {
 	*x = Constraint{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[10]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +1033,7 @@ func (x *Constraint) String() string {
 func (*Constraint) ProtoMessage() {}
 
 func (x *Constraint) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[10]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -958,7 +1046,7 @@ func (x *Constraint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Constraint.ProtoReflect.Descriptor instead.
 func (*Constraint) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{10}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Constraint) GetColumn() string {
@@ -1001,7 +1089,7 @@ type RowBatch struct {
 
 func (x *RowBatch) Reset() {
 	*x = RowBatch{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[11]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1013,7 +1101,7 @@ func (x *RowBatch) String() string {
 func (*RowBatch) ProtoMessage() {}
 
 func (x *RowBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[11]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1026,7 +1114,7 @@ func (x *RowBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowBatch.ProtoReflect.Descriptor instead.
 func (*RowBatch) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{11}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RowBatch) GetColumns() []string {
@@ -1072,7 +1160,7 @@ type Row struct {
 
 func (x *Row) Reset() {
 	*x = Row{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[12]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1172,7 @@ func (x *Row) String() string {
 func (*Row) ProtoMessage() {}
 
 func (x *Row) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[12]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1185,7 @@ func (x *Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Row.ProtoReflect.Descriptor instead.
 func (*Row) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{12}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Row) GetValues() []string {
@@ -1125,7 +1213,7 @@ type IngestChunk struct {
 
 func (x *IngestChunk) Reset() {
 	*x = IngestChunk{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[13]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1225,7 @@ func (x *IngestChunk) String() string {
 func (*IngestChunk) ProtoMessage() {}
 
 func (x *IngestChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[13]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1238,7 @@ func (x *IngestChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestChunk.ProtoReflect.Descriptor instead.
 func (*IngestChunk) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{13}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *IngestChunk) GetSource() string {
@@ -1183,7 +1271,7 @@ type IngestResponse struct {
 
 func (x *IngestResponse) Reset() {
 	*x = IngestResponse{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[14]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1283,7 @@ func (x *IngestResponse) String() string {
 func (*IngestResponse) ProtoMessage() {}
 
 func (x *IngestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[14]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1296,7 @@ func (x *IngestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestResponse.ProtoReflect.Descriptor instead.
 func (*IngestResponse) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{14}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *IngestResponse) GetStats() *IngestStats {
@@ -1232,7 +1320,7 @@ type IngestStats struct {
 
 func (x *IngestStats) Reset() {
 	*x = IngestStats{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[15]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1332,7 @@ func (x *IngestStats) String() string {
 func (*IngestStats) ProtoMessage() {}
 
 func (x *IngestStats) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[15]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1345,7 @@ func (x *IngestStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestStats.ProtoReflect.Descriptor instead.
 func (*IngestStats) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{15}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *IngestStats) GetBytes() uint64 {
@@ -1310,7 +1398,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[16]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1410,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[16]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1423,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{16}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{17}
 }
 
 type HealthResponse struct {
@@ -1350,7 +1438,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[17]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +1450,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[17]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +1463,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{17}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HealthResponse) GetState() State {
@@ -1420,7 +1508,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[18]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1520,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[18]
+	mi := &file_proto_stagewatch_v1_analytic_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1533,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{18}
+	return file_proto_stagewatch_v1_analytic_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Counters) GetEventsSeen() uint64 {
@@ -1524,12 +1612,20 @@ const file_proto_stagewatch_v1_analytic_proto_rawDesc = "" +
 	"ColumnSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x19.stagewatch.v1.ColumnTypeR\x04type\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\"\x85\x01\n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"\xd4\x01\n" +
 	"\x10ConfigureRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12'\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x13.stagewatch.v1.ModeR\x04mode\x12'\n" +
-	"\x0fhost_identifier\x18\x03 \x01(\tR\x0ehostIdentifier\":\n" +
+	"\x0fhost_identifier\x18\x03 \x01(\tR\x0ehostIdentifier\x12\x1b\n" +
+	"\tstate_dir\x18\x04 \x01(\tR\bstateDir\x120\n" +
+	"\x05state\x18\x05 \x01(\v2\x1a.stagewatch.v1.StateLimitsR\x05state\"\xc3\x01\n" +
+	"\vStateLimits\x122\n" +
+	"\x15events_expiry_seconds\x18\x01 \x01(\x03R\x13eventsExpirySeconds\x12\x1d\n" +
+	"\n" +
+	"events_max\x18\x02 \x01(\x03R\teventsMax\x12:\n" +
+	"\x19detections_expiry_seconds\x18\x03 \x01(\x03R\x17detectionsExpirySeconds\x12%\n" +
+	"\x0edetections_max\x18\x04 \x01(\x03R\rdetectionsMax\":\n" +
 	"\x11ConfigureResponse\x12%\n" +
 	"\x0eeffective_json\x18\x01 \x01(\fR\reffectiveJson\"\x0e\n" +
 	"\fStartRequest\"\x0f\n" +
@@ -1649,7 +1745,7 @@ func file_proto_stagewatch_v1_analytic_proto_rawDescGZIP() []byte {
 }
 
 var file_proto_stagewatch_v1_analytic_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_proto_stagewatch_v1_analytic_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_proto_stagewatch_v1_analytic_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_proto_stagewatch_v1_analytic_proto_goTypes = []any{
 	(ElementType)(0),          // 0: stagewatch.v1.ElementType
 	(ColumnType)(0),           // 1: stagewatch.v1.ColumnType
@@ -1662,20 +1758,21 @@ var file_proto_stagewatch_v1_analytic_proto_goTypes = []any{
 	(*TableSpec)(nil),         // 8: stagewatch.v1.TableSpec
 	(*ColumnSpec)(nil),        // 9: stagewatch.v1.ColumnSpec
 	(*ConfigureRequest)(nil),  // 10: stagewatch.v1.ConfigureRequest
-	(*ConfigureResponse)(nil), // 11: stagewatch.v1.ConfigureResponse
-	(*StartRequest)(nil),      // 12: stagewatch.v1.StartRequest
-	(*StartResponse)(nil),     // 13: stagewatch.v1.StartResponse
-	(*GenerateRequest)(nil),   // 14: stagewatch.v1.GenerateRequest
-	(*Constraint)(nil),        // 15: stagewatch.v1.Constraint
-	(*RowBatch)(nil),          // 16: stagewatch.v1.RowBatch
-	(*Row)(nil),               // 17: stagewatch.v1.Row
-	(*IngestChunk)(nil),       // 18: stagewatch.v1.IngestChunk
-	(*IngestResponse)(nil),    // 19: stagewatch.v1.IngestResponse
-	(*IngestStats)(nil),       // 20: stagewatch.v1.IngestStats
-	(*HealthRequest)(nil),     // 21: stagewatch.v1.HealthRequest
-	(*HealthResponse)(nil),    // 22: stagewatch.v1.HealthResponse
-	(*Counters)(nil),          // 23: stagewatch.v1.Counters
-	nil,                       // 24: stagewatch.v1.Counters.ExtraEntry
+	(*StateLimits)(nil),       // 11: stagewatch.v1.StateLimits
+	(*ConfigureResponse)(nil), // 12: stagewatch.v1.ConfigureResponse
+	(*StartRequest)(nil),      // 13: stagewatch.v1.StartRequest
+	(*StartResponse)(nil),     // 14: stagewatch.v1.StartResponse
+	(*GenerateRequest)(nil),   // 15: stagewatch.v1.GenerateRequest
+	(*Constraint)(nil),        // 16: stagewatch.v1.Constraint
+	(*RowBatch)(nil),          // 17: stagewatch.v1.RowBatch
+	(*Row)(nil),               // 18: stagewatch.v1.Row
+	(*IngestChunk)(nil),       // 19: stagewatch.v1.IngestChunk
+	(*IngestResponse)(nil),    // 20: stagewatch.v1.IngestResponse
+	(*IngestStats)(nil),       // 21: stagewatch.v1.IngestStats
+	(*HealthRequest)(nil),     // 22: stagewatch.v1.HealthRequest
+	(*HealthResponse)(nil),    // 23: stagewatch.v1.HealthResponse
+	(*Counters)(nil),          // 24: stagewatch.v1.Counters
+	nil,                       // 25: stagewatch.v1.Counters.ExtraEntry
 }
 var file_proto_stagewatch_v1_analytic_proto_depIdxs = []int32{
 	7,  // 0: stagewatch.v1.DescribeResponse.mutable_elements:type_name -> stagewatch.v1.MutableElement
@@ -1684,30 +1781,31 @@ var file_proto_stagewatch_v1_analytic_proto_depIdxs = []int32{
 	9,  // 3: stagewatch.v1.TableSpec.columns:type_name -> stagewatch.v1.ColumnSpec
 	1,  // 4: stagewatch.v1.ColumnSpec.type:type_name -> stagewatch.v1.ColumnType
 	2,  // 5: stagewatch.v1.ConfigureRequest.mode:type_name -> stagewatch.v1.Mode
-	15, // 6: stagewatch.v1.GenerateRequest.constraints:type_name -> stagewatch.v1.Constraint
-	3,  // 7: stagewatch.v1.Constraint.op:type_name -> stagewatch.v1.Operator
-	17, // 8: stagewatch.v1.RowBatch.rows:type_name -> stagewatch.v1.Row
-	20, // 9: stagewatch.v1.IngestResponse.stats:type_name -> stagewatch.v1.IngestStats
-	4,  // 10: stagewatch.v1.HealthResponse.state:type_name -> stagewatch.v1.State
-	23, // 11: stagewatch.v1.HealthResponse.counters:type_name -> stagewatch.v1.Counters
-	24, // 12: stagewatch.v1.Counters.extra:type_name -> stagewatch.v1.Counters.ExtraEntry
-	5,  // 13: stagewatch.v1.Analytic.Describe:input_type -> stagewatch.v1.DescribeRequest
-	10, // 14: stagewatch.v1.Analytic.Configure:input_type -> stagewatch.v1.ConfigureRequest
-	12, // 15: stagewatch.v1.Analytic.Start:input_type -> stagewatch.v1.StartRequest
-	14, // 16: stagewatch.v1.Analytic.Generate:input_type -> stagewatch.v1.GenerateRequest
-	18, // 17: stagewatch.v1.Analytic.Ingest:input_type -> stagewatch.v1.IngestChunk
-	21, // 18: stagewatch.v1.Analytic.Health:input_type -> stagewatch.v1.HealthRequest
-	6,  // 19: stagewatch.v1.Analytic.Describe:output_type -> stagewatch.v1.DescribeResponse
-	11, // 20: stagewatch.v1.Analytic.Configure:output_type -> stagewatch.v1.ConfigureResponse
-	13, // 21: stagewatch.v1.Analytic.Start:output_type -> stagewatch.v1.StartResponse
-	16, // 22: stagewatch.v1.Analytic.Generate:output_type -> stagewatch.v1.RowBatch
-	19, // 23: stagewatch.v1.Analytic.Ingest:output_type -> stagewatch.v1.IngestResponse
-	22, // 24: stagewatch.v1.Analytic.Health:output_type -> stagewatch.v1.HealthResponse
-	19, // [19:25] is the sub-list for method output_type
-	13, // [13:19] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	11, // 6: stagewatch.v1.ConfigureRequest.state:type_name -> stagewatch.v1.StateLimits
+	16, // 7: stagewatch.v1.GenerateRequest.constraints:type_name -> stagewatch.v1.Constraint
+	3,  // 8: stagewatch.v1.Constraint.op:type_name -> stagewatch.v1.Operator
+	18, // 9: stagewatch.v1.RowBatch.rows:type_name -> stagewatch.v1.Row
+	21, // 10: stagewatch.v1.IngestResponse.stats:type_name -> stagewatch.v1.IngestStats
+	4,  // 11: stagewatch.v1.HealthResponse.state:type_name -> stagewatch.v1.State
+	24, // 12: stagewatch.v1.HealthResponse.counters:type_name -> stagewatch.v1.Counters
+	25, // 13: stagewatch.v1.Counters.extra:type_name -> stagewatch.v1.Counters.ExtraEntry
+	5,  // 14: stagewatch.v1.Analytic.Describe:input_type -> stagewatch.v1.DescribeRequest
+	10, // 15: stagewatch.v1.Analytic.Configure:input_type -> stagewatch.v1.ConfigureRequest
+	13, // 16: stagewatch.v1.Analytic.Start:input_type -> stagewatch.v1.StartRequest
+	15, // 17: stagewatch.v1.Analytic.Generate:input_type -> stagewatch.v1.GenerateRequest
+	19, // 18: stagewatch.v1.Analytic.Ingest:input_type -> stagewatch.v1.IngestChunk
+	22, // 19: stagewatch.v1.Analytic.Health:input_type -> stagewatch.v1.HealthRequest
+	6,  // 20: stagewatch.v1.Analytic.Describe:output_type -> stagewatch.v1.DescribeResponse
+	12, // 21: stagewatch.v1.Analytic.Configure:output_type -> stagewatch.v1.ConfigureResponse
+	14, // 22: stagewatch.v1.Analytic.Start:output_type -> stagewatch.v1.StartResponse
+	17, // 23: stagewatch.v1.Analytic.Generate:output_type -> stagewatch.v1.RowBatch
+	20, // 24: stagewatch.v1.Analytic.Ingest:output_type -> stagewatch.v1.IngestResponse
+	23, // 25: stagewatch.v1.Analytic.Health:output_type -> stagewatch.v1.HealthResponse
+	20, // [20:26] is the sub-list for method output_type
+	14, // [14:20] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_proto_stagewatch_v1_analytic_proto_init() }
@@ -1721,7 +1819,7 @@ func file_proto_stagewatch_v1_analytic_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_stagewatch_v1_analytic_proto_rawDesc), len(file_proto_stagewatch_v1_analytic_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

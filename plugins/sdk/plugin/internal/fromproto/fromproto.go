@@ -58,10 +58,18 @@ func Table(spec *stagewatchv1.TableSpec) sdk.TableSpec {
 
 // ConfigureRequest converts a configuration request.
 func ConfigureRequest(req *stagewatchv1.ConfigureRequest) sdk.ConfigureRequest {
+	st := req.GetState()
 	return sdk.ConfigureRequest{
 		Config:         req.GetConfigJson(),
 		Mode:           sdk.Mode(req.GetMode()),
 		HostIdentifier: req.GetHostIdentifier(),
+		StateDir:       req.GetStateDir(),
+		State: sdk.StateLimits{
+			EventsExpiry:     time.Duration(st.GetEventsExpirySeconds()) * time.Second,
+			EventsMax:        int(st.GetEventsMax()),
+			DetectionsExpiry: time.Duration(st.GetDetectionsExpirySeconds()) * time.Second,
+			DetectionsMax:    int(st.GetDetectionsMax()),
+		},
 	}
 }
 

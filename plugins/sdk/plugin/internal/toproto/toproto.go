@@ -8,6 +8,7 @@ package toproto
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 	stagewatchv1 "github.com/stagewatch/stagewatch/proto/stagewatch/v1"
@@ -60,6 +61,13 @@ func ConfigureRequest(req sdk.ConfigureRequest) *stagewatchv1.ConfigureRequest {
 		ConfigJson:     req.Config,
 		Mode:           stagewatchv1.Mode(req.Mode),
 		HostIdentifier: req.HostIdentifier,
+		StateDir:       req.StateDir,
+		State: &stagewatchv1.StateLimits{
+			EventsExpirySeconds:     int64(req.State.EventsExpiry / time.Second),
+			EventsMax:               int64(req.State.EventsMax),
+			DetectionsExpirySeconds: int64(req.State.DetectionsExpiry / time.Second),
+			DetectionsMax:           int64(req.State.DetectionsMax),
+		},
 	}
 }
 

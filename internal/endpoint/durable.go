@@ -1,0 +1,446 @@
+package endpoint
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/internal/safepath"
+	"github.com/stagewatch/stagewatch/plugins/sdk"
+)
+
+// An analytic's durable state is an embedded SQLite database (the pure-Go
+// engine the host's SQL already uses) in WAL mode, one file in the
+// analytic's own state directory, written by this process alone (a lock
+// says so). It keeps the events the correlator can act on, in the order
+// they were processed, and the detections. After a restart, whatever
+// killed the process, the events kept are fed again through a fresh
+// pipeline: the correlator's UIDs depend only on them, so every detection
+// comes back with its UID, the tables with their rows, and a staging whose
+// copies came before the restart and whose archive comes after is
+// detected once. Events are written before they reach the tables, so what
+// a query could see is on disk.
+//
+// SQLite rather than a log file: a commit is atomic, so a crash or a power
+// cut mid-commit leaves the last consistent state (WAL frames are
+// checksummed; a torn one is ignored); bounds are DELETEs; and it is
+// already in every stagewatch binary.
+
+// stateFile is the database's name in the state directory.
+const stateFile = "state.db"
+
+// stateSchema identifies a stagewatch state database (PRAGMA application_id)
+// and its layout (user_version).
+const (
+	stateApplicationID = 0x53745741 // "StWA"
+	stateVersion       = 1
+)
+
+// expireBatch bounds one DELETE of expired rows, so expiry never holds the
+// database for long.
+const expireBatch = 2000
+
+// Default state bounds (osquery's events_expiry/events_max analogue).
+const (
+	DefaultEventsExpiry     = 24 * time.Hour
+	DefaultEventsMax        = 200000
+	DefaultDetectionsExpiry = 30 * 24 * time.Hour
+	DefaultDetectionsMax    = 10000
+)
+
+type durable struct {
+	dir    string
+	path   string
+	limits sdk.StateLimits
+	lock   *os.File
+	db     *sql.DB
+
+	mu        sync.Mutex
+	events    int64 // rows now
+	dets      int64
+	written   uint64
+	writeErrs uint64
+	diskFull  uint64
+	expired   uint64
+	movedAway string // the corrupt or foreign file put aside at open, if any
+	lastErr   string
+}
+
+func withStateDefaults(l sdk.StateLimits) sdk.StateLimits {
+	if l.EventsExpiry <= 0 {
+		l.EventsExpiry = DefaultEventsExpiry
+	}
+	if l.EventsMax <= 0 {
+		l.EventsMax = DefaultEventsMax
+	}
+	if l.DetectionsExpiry <= 0 {
+		l.DetectionsExpiry = DefaultDetectionsExpiry
+	}
+	if l.DetectionsMax <= 0 {
+		l.DetectionsMax = DefaultDetectionsMax
+	}
+	return l
+}
+
+// openDurable opens (or creates) the state database in dir. The directory
+// must be the process's own (see safepath.OwnDir). A file that is not a
+// stagewatch state database, or fails SQLite's check, is moved aside and a
+// new one made; log says so.
+func openDurable(dir string, limits sdk.StateLimits, log func(string)) (*durable, error) {
+	if err := safepath.OwnDir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	d := &durable{dir: dir, path: filepath.Join(dir, stateFile), limits: withStateDefaults(limits), lock: lock}
+	db, err := d.open()
+	if err != nil {
+		aside, moveErr := d.moveAside()
+		if moveErr != nil {
+			unlockDir(lock)
+			return nil, fmt.Errorf("state %s: %v; moving it aside: %v", d.path, err, moveErr)
+		}
+		log(fmt.Sprintf("state %s: %v: moved aside to %s, starting a new one", d.path, err, aside))
+		d.movedAway = aside
+		if db, err = d.open(); err != nil {
+			unlockDir(lock)
+			return nil, fmt.Errorf("state %s: %w", d.path, err)
+		}
+	}
+	d.db = db
+	d.recount()
+	return d, nil
+}
+
+// open opens the database and checks it is ours and whole.
+func (d *durable) open() (*sql.DB, error) {
+	dsn := "file:" + d.path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	// One connection: one writer, and the reads (at start) are ours.
+	db.SetMaxOpenConns(1)
+	if err := d.check(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (d *durable) check(db *sql.DB) error {
+	var app, version int64
+	if err := db.QueryRow("PRAGMA application_id").Scan(&app); err != nil {
+		return err
+	}
+	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	var tables int
+	if err := db.QueryRow("SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+		return err
+	}
+	switch {
+	case app == 0 && version == 0 && tables == 0:
+		// A new file.
+		schema := fmt.Sprintf(`
+PRAGMA application_id = %d;
+PRAGMA user_version = %d;
+CREATE TABLE events (
+	seq     INTEGER PRIMARY KEY,
+	time_ns INTEGER NOT NULL,
+	kind    INTEGER NOT NULL,
+	pid     INTEGER NOT NULL,
+	path    TEXT NOT NULL,
+	data    BLOB NOT NULL,
+	UNIQUE (time_ns, kind, pid, path)
+);
+CREATE INDEX events_time ON events (time_ns);
+CREATE TABLE detections (
+	uid     TEXT PRIMARY KEY,
+	time_ns INTEGER NOT NULL,
+	data    BLOB NOT NULL
+);
+CREATE INDEX detections_time ON detections (time_ns);`, stateApplicationID, stateVersion)
+		_, err := db.Exec(schema)
+		return err
+	case app != stateApplicationID:
+		return fmt.Errorf("not a stagewatch state database (application_id %#x)", app)
+	case version != stateVersion:
+		return fmt.Errorf("state layout version %d, this build reads %d", version, stateVersion)
+	}
+	var ok string
+	if err := db.QueryRow("PRAGMA quick_check").Scan(&ok); err != nil {
+		return err
+	}
+	if ok != "ok" {
+		return fmt.Errorf("damaged: %s", ok)
+	}
+	return nil
+}
+
+// moveAside renames the database (and its WAL and shared-memory files) out
+// of the way, keeping it for a person to look at.
+func (d *durable) moveAside() (string, error) {
+	aside := fmt.Sprintf("%s.bad-%s", d.path, time.Now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(d.path, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		_ = os.Rename(d.path+suffix, aside+suffix)
+	}
+	return aside, nil
+}
+
+func (d *durable) recount() {
+	var events, dets int64
+	_ = d.db.QueryRow("SELECT count(*) FROM events").Scan(&events)
+	_ = d.db.QueryRow("SELECT count(*) FROM detections").Scan(&dets)
+	d.mu.Lock()
+	d.events, d.dets = events, dets
+	d.mu.Unlock()
+}
+
+// storedEvent is an event as kept: the event itself, and what the pipeline
+// decided about it that replaying must decide the same way.
+type storedEvent struct {
+	Event *event.Event `json:"e"`
+}
+
+// save writes events and detections in one transaction. A failure (a full
+// disk) is counted and returned; detection goes on in memory.
+func (d *durable) save(evs []*event.Event, dets []event.Detection) error {
+	if len(evs) == 0 && len(dets) == 0 {
+		return nil
+	}
+	err := d.saveTx(evs, dets)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil {
+		d.writeErrs++
+		var se *sqlite.Error
+		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+			d.diskFull++
+		}
+		d.lastErr = err.Error()
+		return err
+	}
+	d.lastErr = ""
+	d.written += uint64(len(evs))
+	return nil
+}
+
+func (d *durable) saveTx(evs []*event.Event, dets []event.Detection) error {
+	tx, err := d.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var added int64
+	if len(evs) > 0 {
+		st, err := tx.Prepare("INSERT OR IGNORE INTO events (time_ns, kind, pid, path, data) VALUES (?, ?, ?, ?, ?)")
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, ev := range evs {
+			data, err := json.Marshal(storedEvent{Event: ev})
+			if err != nil {
+				return err
+			}
+			path := ev.Path
+			if ev.Kind == event.KindExec {
+				path = ev.Process.Exe
+			}
+			res, err := st.Exec(ev.Time.UnixNano(), int(ev.Kind), ev.Process.PID, path, data)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				added += n
+			}
+		}
+	}
+	if len(dets) > 0 {
+		st, err := tx.Prepare("INSERT OR REPLACE INTO detections (uid, time_ns, data) VALUES (?, ?, ?)")
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i := range dets {
+			data, err := json.Marshal(&dets[i])
+			if err != nil {
+				return err
+			}
+			if _, err := st.Exec(dets[i].UID, dets[i].Time.UnixNano(), data); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.events += added
+	d.mu.Unlock()
+	if len(dets) > 0 {
+		d.recountDetections()
+	}
+	return nil
+}
+
+func (d *durable) recountDetections() {
+	var n int64
+	if d.db.QueryRow("SELECT count(*) FROM detections").Scan(&n) == nil {
+		d.mu.Lock()
+		d.dets = n
+		d.mu.Unlock()
+	}
+}
+
+// load reads back the events kept, in the order they were processed, and
+// the detections. A row that no longer decodes is skipped and counted.
+func (d *durable) load(ctx context.Context) (evs []*event.Event, dets []event.Detection, skipped int, err error) {
+	rows, err := d.db.QueryContext(ctx, "SELECT data FROM events ORDER BY seq")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			rows.Close()
+			return nil, nil, skipped, err
+		}
+		var se storedEvent
+		if json.Unmarshal(data, &se) != nil || se.Event == nil {
+			skipped++
+			continue
+		}
+		evs = append(evs, se.Event)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, nil, skipped, err
+	}
+	rows, err = d.db.QueryContext(ctx, "SELECT data FROM detections ORDER BY time_ns")
+	if err != nil {
+		return nil, nil, skipped, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, nil, skipped, err
+		}
+		var det event.Detection
+		if json.Unmarshal(data, &det) != nil || det.UID == "" {
+			skipped++
+			continue
+		}
+		dets = append(dets, det)
+	}
+	return evs, dets, skipped, rows.Err()
+}
+
+// expire removes, in small batches, events and detections past their age
+// or past their count, oldest first.
+func (d *durable) expire(now time.Time) {
+	l := d.limits
+	var removed int64
+	for _, q := range []struct {
+		table  string
+		before time.Time
+		max    int
+	}{{"events", now.Add(-l.EventsExpiry), l.EventsMax}, {"detections", now.Add(-l.DetectionsExpiry), l.DetectionsMax}} {
+		key := "seq"
+		if q.table == "detections" {
+			key = "uid"
+		}
+		for {
+			res, err := d.db.Exec(fmt.Sprintf("DELETE FROM %[1]s WHERE %[2]s IN (SELECT %[2]s FROM %[1]s WHERE time_ns < ? ORDER BY time_ns LIMIT %[3]d)", q.table, key, expireBatch), q.before.UnixNano())
+			if err != nil {
+				break
+			}
+			n, _ := res.RowsAffected()
+			removed += n
+			if n < expireBatch {
+				break
+			}
+		}
+		var count int
+		if d.db.QueryRow("SELECT count(*) FROM "+q.table).Scan(&count) != nil {
+			continue
+		}
+		for over := count - q.max; over > 0; {
+			batch := min(over, expireBatch)
+			res, err := d.db.Exec(fmt.Sprintf("DELETE FROM %[1]s WHERE %[2]s IN (SELECT %[2]s FROM %[1]s ORDER BY time_ns LIMIT %[3]d)", q.table, key, batch))
+			if err != nil {
+				break
+			}
+			n, _ := res.RowsAffected()
+			removed += n
+			over -= int(n)
+			if n == 0 {
+				break
+			}
+		}
+	}
+	if removed > 0 {
+		d.mu.Lock()
+		d.expired += uint64(removed)
+		d.mu.Unlock()
+		d.recount()
+	}
+}
+
+// counters adds the state's size, bounds and failures to a health's extra
+// counters, and says what went wrong last, if anything.
+func (d *durable) counters(extra map[string]uint64) (problem string) {
+	var pages, pageSize int64
+	_ = d.db.QueryRow("PRAGMA page_count").Scan(&pages)
+	_ = d.db.QueryRow("PRAGMA page_size").Scan(&pageSize)
+	var wal int64
+	if info, err := os.Stat(d.path + "-wal"); err == nil {
+		wal = info.Size()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	extra["state_events"] = uint64(d.events)
+	extra["state_detections"] = uint64(d.dets)
+	extra["state_bytes"] = uint64(pages*pageSize + wal)
+	extra["state_events_written"] = d.written
+	extra["state_write_errors"] = d.writeErrs
+	extra["state_disk_full"] = d.diskFull
+	extra["state_expired"] = d.expired
+	extra["state_events_max"] = uint64(d.limits.EventsMax)
+	extra["state_events_expiry_seconds"] = uint64(d.limits.EventsExpiry / time.Second)
+	extra["state_detections_max"] = uint64(d.limits.DetectionsMax)
+	extra["state_detections_expiry_seconds"] = uint64(d.limits.DetectionsExpiry / time.Second)
+	if d.lastErr != "" {
+		return "state not saved (detection goes on in memory): " + d.lastErr
+	}
+	return ""
+}
+
+func (d *durable) close() error {
+	err := d.db.Close()
+	unlockDir(d.lock)
+	return err
+}
+
+// durableError says why a state directory could not be used, for health.
+func durableError(err error) string {
+	return strings.TrimSpace("state kept in memory only: " + err.Error())
+}
