@@ -34,6 +34,11 @@ type Backoff struct {
 // DefaultBackoff is 1 s doubling to 60 s, reset after a minute of health.
 var DefaultBackoff = Backoff{Initial: time.Second, Max: time.Minute, ResetAfter: time.Minute}
 
+// ConfigureTimeout is the least time a plugin's first Configure is given:
+// it reads back the analytic's durable state (a full one in about a
+// second; see docs/performance.md).
+const ConfigureTimeout = time.Minute
+
 // Options configure a Supervisor.
 type Options struct {
 	Config *config.File // nil means config.Default()
@@ -327,9 +332,11 @@ func (p *Plugin) launch(ctx context.Context) error {
 		return nil
 	}
 
-	callCtx, cancel := context.WithTimeout(ctx, o.CallTimeout)
-	defer cancel()
-	effective, err := analytic.Configure(callCtx, sdk.ConfigureRequest{
+	// The first Configure reads the analytic's state back, which may take
+	// longer than a query.
+	configureCtx, cancelConfigure := context.WithTimeout(ctx, max(o.CallTimeout, ConfigureTimeout))
+	defer cancelConfigure()
+	effective, err := analytic.Configure(configureCtx, sdk.ConfigureRequest{
 		Config:         o.Config.AnalyticConfig(desc.AnalyticID),
 		Mode:           o.Mode,
 		HostIdentifier: o.Config.Stagewatch.HostIdentifier,
@@ -350,6 +357,8 @@ func (p *Plugin) launch(ctx context.Context) error {
 		return fmt.Errorf("plugin %s (%s): configure: %w", src.name, desc.AnalyticID, err)
 	}
 	if o.Mode != sdk.ModeReplay {
+		callCtx, cancel := context.WithTimeout(ctx, o.CallTimeout)
+		defer cancel()
 		if err := analytic.Start(callCtx); err != nil {
 			proc.Kill()
 			return fmt.Errorf("plugin %s (%s): start: %w", src.name, desc.AnalyticID, err)

@@ -191,25 +191,38 @@ func (a *Analytic) openState(ctx context.Context, req sdk.ConfigureRequest, mode
 		a.stateLog(a.stateErr)
 		return
 	}
-	d.expire(time.Now())
-	evs, dets, skipped, err := d.load(ctx)
+	// Live state ages by the wall clock; a replayed one by its own newest
+	// record, so last week's logs replayed today are not expired at once.
+	if mode == sdk.ModeLive {
+		d.expire(time.Now())
+	} else {
+		d.expire(d.latest())
+	}
+	var skew time.Duration
+	if mode == sdk.ModeLive && a.def.Live != nil {
+		skew = a.def.Live.ExecSkew
+	}
+	evs, dets, skipped, err := a.pipeline.restore(ctx, d, skew, mode != sdk.ModeLive)
 	if err != nil {
 		a.stateErr = durableError(err)
 		a.stateLog(a.stateErr)
 		_ = d.close()
 		return
 	}
-	var skew time.Duration
-	if mode == sdk.ModeLive && a.def.Live != nil {
-		skew = a.def.Live.ExecSkew
-	}
-	a.pipeline.restore(evs, dets, skew)
+	a.pipeline.mu.Lock()
 	a.pipeline.state = d
+	a.pipeline.mu.Unlock()
 	a.state = d
-	a.restored = restoreStats{events: len(evs), detections: len(dets), skipped: skipped, took: time.Since(start)}
+	a.restored = restoreStats{events: evs, detections: dets, skipped: skipped, took: time.Since(start)}
 	if d.movedAway != "" {
 		a.stateErr = "the state found at start was damaged or foreign; it was moved aside to " + d.movedAway
 	}
+}
+
+func (a *Analytic) stateOf() *durable {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.state
 }
 
 // stateLog reports what happened to the state in the plugin's log; the
@@ -275,11 +288,15 @@ func (a *Analytic) Ingest(ctx context.Context, source, format string, r io.Reade
 	}
 	f, _ := chooseFormat(a.def.Formats, format, head)
 	before := a.pipeline.stats().detections
+	a.pipeline.beginInput()
 	ds, readErr := f.Decode(ctx, in, func(ev *event.Event) {
 		stats.Events++
 		a.pipeline.direct(ev)
 	})
 	a.pipeline.saveReplayed()
+	if d := a.stateOf(); d != nil {
+		d.expire(d.latest())
+	}
 	stats.Bytes = counted.n
 	stats.Records, stats.ParseErrors, stats.FirstError = ds.Records, ds.ParseErrors, ds.FirstError
 	stats.Detections = a.pipeline.stats().detections - before
@@ -321,6 +338,7 @@ func (a *Analytic) Health(ctx context.Context) sdk.Health {
 		"correlator_updates":       ps.correlator.Updates,
 		"correlator_groups":        uint64(ps.correlator.Groups),
 		"settle_pending":           uint64(ps.pending),
+		"replay_duplicates":        ps.duplicates,
 		"process_table_size":       uint64(a.table.size()),
 		"process_table_misses":     misses,
 		"process_table_evictions":  evicts,

@@ -3,7 +3,6 @@ package endpoint
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -75,7 +74,13 @@ type durable struct {
 	expired   uint64
 	movedAway string // the corrupt or foreign file put aside at open, if any
 	lastErr   string
+	log       func(string)
+	loggedAt  time.Time // the last write failure logged
 }
+
+// failureLogEvery bounds how often write failures are logged: the first at
+// once, then one a minute with the count.
+const failureLogEvery = time.Minute
 
 func withStateDefaults(l sdk.StateLimits) sdk.StateLimits {
 	if l.EventsExpiry <= 0 {
@@ -101,11 +106,11 @@ func openDurable(dir string, limits sdk.StateLimits, log func(string)) (*durable
 	if err := safepath.OwnDir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory %w", err)
 	}
-	lock, err := lockDir(dir)
+	lock, err := lockDir(dir, lockWait)
 	if err != nil {
 		return nil, err
 	}
-	d := &durable{dir: dir, path: filepath.Join(dir, stateFile), limits: withStateDefaults(limits), lock: lock}
+	d := &durable{dir: dir, path: filepath.Join(dir, stateFile), limits: withStateDefaults(limits), lock: lock, log: log}
 	db, err := d.open()
 	if err != nil {
 		aside, moveErr := d.moveAside()
@@ -162,11 +167,7 @@ PRAGMA user_version = %d;
 CREATE TABLE events (
 	seq     INTEGER PRIMARY KEY,
 	time_ns INTEGER NOT NULL,
-	kind    INTEGER NOT NULL,
-	pid     INTEGER NOT NULL,
-	path    TEXT NOT NULL,
-	data    BLOB NOT NULL,
-	UNIQUE (time_ns, kind, pid, path)
+	data    BLOB NOT NULL
 );
 CREATE INDEX events_time ON events (time_ns);
 CREATE TABLE detections (
@@ -214,10 +215,31 @@ func (d *durable) recount() {
 	d.mu.Unlock()
 }
 
-// storedEvent is an event as kept: the event itself, and what the pipeline
-// decided about it that replaying must decide the same way.
-type storedEvent struct {
-	Event *event.Event `json:"e"`
+// eventKey identifies an event as a collector or log reported it, before
+// enrichment: the same input replayed twice gives the same keys, once per
+// occurrence.
+type eventKey struct {
+	timeNS        int64
+	kind          event.Kind
+	pid           int64
+	path, source  string
+	sourcePath    string
+	size          int64
+	recovered     bool
+	archiveFormat string
+	exe, argv     string // of an exec, which carries its own process
+}
+
+func keyOf(ev *event.Event) eventKey {
+	k := eventKey{
+		timeNS: ev.Time.UnixNano(), kind: ev.Kind, pid: ev.Process.PID,
+		path: ev.Path, source: ev.Source, sourcePath: ev.SourcePath, size: ev.Size,
+		recovered: ev.Recovered, archiveFormat: ev.ArchiveFormat,
+	}
+	if ev.Kind == event.KindExec {
+		k.exe, k.argv = ev.Process.Exe, strings.Join(ev.Process.Argv, "\x00")
+	}
+	return k
 }
 
 // save writes events and detections in one transaction. A failure (a full
@@ -236,7 +258,15 @@ func (d *durable) save(evs []*event.Event, dets []event.Detection) error {
 			d.diskFull++
 		}
 		d.lastErr = err.Error()
+		if now := time.Now(); now.Sub(d.loggedAt) >= failureLogEvery {
+			d.loggedAt = now
+			d.log(fmt.Sprintf("state %s not saved, detection goes on in memory (%d writes failed, %d for a full disk): %v", d.path, d.writeErrs, d.diskFull, err))
+		}
 		return err
+	}
+	if d.lastErr != "" {
+		d.log(fmt.Sprintf("state %s saved again after %d failed writes", d.path, d.writeErrs))
+		d.loggedAt = time.Time{}
 	}
 	d.lastErr = ""
 	d.written += uint64(len(evs))
@@ -251,27 +281,18 @@ func (d *durable) saveTx(evs []*event.Event, dets []event.Detection) error {
 	defer tx.Rollback()
 	var added int64
 	if len(evs) > 0 {
-		st, err := tx.Prepare("INSERT OR IGNORE INTO events (time_ns, kind, pid, path, data) VALUES (?, ?, ?, ?, ?)")
+		st, err := tx.Prepare("INSERT INTO events (time_ns, data) VALUES (?, ?)")
 		if err != nil {
 			return err
 		}
 		defer st.Close()
+		var buf []byte
 		for _, ev := range evs {
-			data, err := json.Marshal(storedEvent{Event: ev})
-			if err != nil {
+			buf = ev.AppendBinary(buf[:0])
+			if _, err := st.Exec(ev.Time.UnixNano(), buf); err != nil {
 				return err
 			}
-			path := ev.Path
-			if ev.Kind == event.KindExec {
-				path = ev.Process.Exe
-			}
-			res, err := st.Exec(ev.Time.UnixNano(), int(ev.Kind), ev.Process.PID, path, data)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				added += n
-			}
+			added++
 		}
 	}
 	if len(dets) > 0 {
@@ -280,12 +301,10 @@ func (d *durable) saveTx(evs []*event.Event, dets []event.Detection) error {
 			return err
 		}
 		defer st.Close()
+		var buf []byte
 		for i := range dets {
-			data, err := json.Marshal(&dets[i])
-			if err != nil {
-				return err
-			}
-			if _, err := st.Exec(dets[i].UID, dets[i].Time.UnixNano(), data); err != nil {
+			buf = dets[i].AppendBinary(buf[:0])
+			if _, err := st.Exec(dets[i].UID, dets[i].Time.UnixNano(), buf); err != nil {
 				return err
 			}
 		}
@@ -311,47 +330,58 @@ func (d *durable) recountDetections() {
 	}
 }
 
-// load reads back the events kept, in the order they were processed, and
-// the detections. A row that no longer decodes is skipped and counted.
-func (d *durable) load(ctx context.Context) (evs []*event.Event, dets []event.Detection, skipped int, err error) {
+// loadEvents feeds back the events kept, in the order they were
+// processed, one at a time (a full state is not held in memory twice). A
+// row that no longer decodes is skipped and counted.
+func (d *durable) loadEvents(ctx context.Context, fn func(*event.Event)) (n, skipped int, err error) {
 	rows, err := d.db.QueryContext(ctx, "SELECT data FROM events ORDER BY seq")
 	if err != nil {
-		return nil, nil, 0, err
-	}
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			rows.Close()
-			return nil, nil, skipped, err
-		}
-		var se storedEvent
-		if json.Unmarshal(data, &se) != nil || se.Event == nil {
-			skipped++
-			continue
-		}
-		evs = append(evs, se.Event)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, nil, skipped, err
-	}
-	rows, err = d.db.QueryContext(ctx, "SELECT data FROM detections ORDER BY time_ns")
-	if err != nil {
-		return nil, nil, skipped, err
+		return 0, 0, err
 	}
 	defer rows.Close()
+	var data []byte
 	for rows.Next() {
-		var data []byte
 		if err := rows.Scan(&data); err != nil {
-			return nil, nil, skipped, err
+			return n, skipped, err
 		}
-		var det event.Detection
-		if json.Unmarshal(data, &det) != nil || det.UID == "" {
+		ev := new(event.Event)
+		if ev.UnmarshalBinary(data) != nil {
 			skipped++
 			continue
 		}
-		dets = append(dets, det)
+		fn(ev)
+		n++
 	}
-	return evs, dets, skipped, rows.Err()
+	return n, skipped, rows.Err()
+}
+
+// loadDetections feeds back the detections kept that have is false for
+// (those the events fed back did not rebuild: their events expired
+// first), oldest first, and counts all it read.
+func (d *durable) loadDetections(ctx context.Context, has func(uid string) bool, fn func(*event.Detection)) (n, skipped int, err error) {
+	rows, err := d.db.QueryContext(ctx, "SELECT uid, data FROM detections ORDER BY time_ns")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	var data []byte
+	for rows.Next() {
+		var uid string
+		if err := rows.Scan(&uid, &data); err != nil {
+			return n, skipped, err
+		}
+		n++
+		if has(uid) {
+			continue
+		}
+		var det event.Detection
+		if det.UnmarshalBinary(data) != nil || det.UID != uid {
+			skipped++
+			continue
+		}
+		fn(&det)
+	}
+	return n, skipped, rows.Err()
 }
 
 // expire removes, in small batches, events and detections past their age
@@ -403,6 +433,17 @@ func (d *durable) expire(now time.Time) {
 		d.mu.Unlock()
 		d.recount()
 	}
+}
+
+// latest is the time of the newest event or detection kept: the clock of
+// a replayed state, whose events may be days old.
+func (d *durable) latest() time.Time {
+	var ns sql.NullInt64
+	_ = d.db.QueryRow("SELECT max(t) FROM (SELECT max(time_ns) AS t FROM events UNION ALL SELECT max(time_ns) FROM detections)").Scan(&ns)
+	if !ns.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, ns.Int64)
 }
 
 // counters adds the state's size, bounds and failures to a health's extra

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"container/heap"
+	"context"
 	"sort"
 	"sync"
 	"time"
@@ -87,6 +88,12 @@ type pipeline struct {
 	unsaved   []*event.Event
 	newDets   []event.Detection
 	restoring bool
+	// kept, in replay into a state, holds the keys of the events kept (read
+	// back or fed since), each with its occurrence in its input, so input
+	// fed again is skipped; occurs counts occurrences in the current input.
+	kept       map[occurrence]struct{}
+	occurs     map[eventKey]int
+	duplicates uint64
 
 	seen uint64
 	// kick wakes the live loop when events start waiting to settle, so an
@@ -168,17 +175,47 @@ func (p *pipeline) direct(ev *event.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.seen++
+	var o occurrence
+	if p.kept != nil {
+		k := keyOf(ev)
+		o = occurrence{k, p.occurs[k]}
+		p.occurs[k]++
+		if _, dup := p.kept[o]; dup {
+			p.duplicates++
+			return
+		}
+	}
 	p.admitLocked(ev)
 	kind := p.commandKind(ev)
 	p.prepareLocked(ev)
-	if p.state != nil && p.corr != nil && p.corr.Keeps(ev) {
+	if p.keepsLocked(ev, kind) {
 		p.unsaved = append(p.unsaved, ev)
+		if p.kept != nil {
+			p.kept[o] = struct{}{}
+		}
 	}
 	p.correlateLocked(ev, kind)
 	if len(p.unsaved) >= replaySaveBatch {
 		p.saveLocked(p.unsaved)
 		p.unsaved = p.unsaved[:0]
 	}
+}
+
+// keepsLocked reports whether ev is written to the state: whatever the
+// correlator can act on, and whatever reaches a table, so a restart
+// rebuilds the tables row for row.
+func (p *pipeline) keepsLocked(ev *event.Event, kind staging.CommandKind) bool {
+	if p.state == nil || p.corr == nil {
+		return false
+	}
+	if p.corr.Keeps(ev) {
+		return true
+	}
+	if ev.Kind.IsFile() {
+		_, ok := p.roots.Within(ev.Path)
+		return ok
+	}
+	return kind != staging.CommandOther
 }
 
 // expireState drops from the durable state what is past its bounds.
@@ -193,6 +230,20 @@ func (p *pipeline) expireState(now time.Time) {
 
 // replaySaveBatch is how many replayed events are written at once.
 const replaySaveBatch = 4096
+
+// occurrence is an event's key and how many times the key came before it
+// in the same input.
+type occurrence struct {
+	key eventKey
+	n   int
+}
+
+// beginInput starts counting occurrences afresh for a new input.
+func (p *pipeline) beginInput() {
+	p.mu.Lock()
+	clear(p.occurs)
+	p.mu.Unlock()
+}
 
 // saveReplayed writes what replay left unsaved.
 func (p *pipeline) saveReplayed() {
@@ -216,8 +267,9 @@ func (p *pipeline) saveLocked(evs []*event.Event) {
 // restore feeds the events kept before a restart through the pipeline
 // again, in the order they were first processed and with the live exec
 // skew they were processed with, without writing them again; then puts
-// back the detections whose events have expired.
-func (p *pipeline) restore(evs []*event.Event, dets []event.Detection, skew time.Duration) {
+// back the detections whose events have expired. With dedupe (replay) the
+// events' keys are remembered, so that input fed again is skipped.
+func (p *pipeline) restore(ctx context.Context, d *durable, skew time.Duration, dedupe bool) (evs, dets, skipped int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.restoring = true
@@ -225,18 +277,28 @@ func (p *pipeline) restore(evs []*event.Event, dets []event.Detection, skew time
 	saved := p.skew
 	p.skew = skew
 	defer func() { p.skew = saved }()
-	for _, ev := range evs {
+	if dedupe {
+		p.kept = map[occurrence]struct{}{}
+		p.occurs = map[eventKey]int{}
+	}
+	evs, skipped, err = d.loadEvents(ctx, func(ev *event.Event) {
+		if p.kept != nil {
+			k := keyOf(ev)
+			p.kept[occurrence{k, p.occurs[k]}] = struct{}{}
+			p.occurs[k]++
+		}
 		p.admitLocked(ev)
 		kind := p.commandKind(ev)
 		p.prepareLocked(ev)
 		p.correlateLocked(ev, kind)
-	}
+	})
+	clear(p.occurs)
 	p.newDets = p.newDets[:0]
-	for i := range dets {
-		if !p.tables.HasDetection(dets[i].UID) {
-			p.tables.UpsertDetection(&dets[i])
-		}
+	if err != nil {
+		return evs, 0, skipped, err
 	}
+	dets, dskipped, err := d.loadDetections(ctx, p.tables.HasDetection, p.tables.UpsertDetection)
+	return evs, dets, skipped + dskipped, err
 }
 
 func (p *pipeline) admitLocked(ev *event.Event) {
@@ -298,7 +360,7 @@ func (p *pipeline) processBatchLocked(batch []pending) {
 	var keep []*event.Event
 	for _, q := range batch {
 		p.prepareLocked(q.ev)
-		if p.state != nil && p.corr != nil && p.corr.Keeps(q.ev) {
+		if p.keepsLocked(q.ev, q.kind) {
 			keep = append(keep, q.ev)
 		}
 	}
@@ -395,6 +457,7 @@ func (p *pipeline) correlateLocked(ev *event.Event, kind staging.CommandKind) {
 
 type pipelineStats struct {
 	seen       uint64
+	duplicates uint64
 	pending    int
 	detections uint64
 	drops      uint64
@@ -404,7 +467,7 @@ type pipelineStats struct {
 func (p *pipeline) stats() pipelineStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := pipelineStats{seen: p.seen, pending: p.pending.Len(), detections: p.retiredDetections, drops: p.retiredDrops}
+	s := pipelineStats{seen: p.seen, duplicates: p.duplicates, pending: p.pending.Len(), detections: p.retiredDetections, drops: p.retiredDrops}
 	if p.corr != nil {
 		s.correlator = p.corr.Stats()
 		s.detections += s.correlator.Detections
