@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,17 @@ const (
 	DefaultSocket       = "/var/run/stagewatch/stagewatchd.sock"
 	DefaultQueryTimeout = 10 * time.Second
 	DefaultStateDir     = "/var/lib/stagewatch"
+	// DefaultResultsLogMaxFiles is how many rotated result logs are kept
+	// when results_log_max_size is set.
+	DefaultResultsLogMaxFiles = 5
+)
+
+// The bounds of the result log's own rotation.
+const (
+	// MinResultsLogMaxSize keeps a size meant in megabytes and written as a
+	// bare number ("100") from rotating the log on every run.
+	MinResultsLogMaxSize  = 64 << 10
+	MaxResultsLogMaxFiles = 1000
 )
 
 // MinQueryTimeout is the shortest query_timeout accepted. One table call
@@ -72,6 +84,11 @@ type Host struct {
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 	// ResultsLog is the osquery result log file; empty means stdout.
 	ResultsLog string `yaml:"results_log"`
+	// ResultsLogMaxSize, when set, caps the results log: it is rotated
+	// (results.log → results.log.1 …) before a run's lines would pass it.
+	ResultsLogMaxSize ByteSize `yaml:"results_log_max_size"`
+	// ResultsLogMaxFiles is how many rotated result logs are kept.
+	ResultsLogMaxFiles int `yaml:"results_log_max_files"`
 	// StateDir keeps state across restarts: pack differential results and
 	// each analytic's events, detections and open windows.
 	StateDir string `yaml:"state_dir"`
@@ -102,7 +119,8 @@ const (
 
 // hostKeys are the keys of the stagewatch section, in the order documented.
 var hostKeys = []string{"plugin_dir", "checksums", "plugins", "remote_analytics", "host_identifier",
-	"socket", "query_timeout", "results_log", "state_dir", "state", "packs", "decorations"}
+	"socket", "query_timeout", "results_log", "results_log_max_size", "results_log_max_files", "state_dir",
+	"state", "packs", "decorations"}
 
 // Default returns the configuration used when there is no file.
 func Default() *File {
@@ -211,6 +229,13 @@ func decodeHost(node *yaml.Node, h *Host) error {
 			return fmt.Errorf("line %d: unknown key \"stagewatch.%s\" (known: %s)", k.Line, k.Value, strings.Join(hostKeys, ", "))
 		}
 	}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		// 0 cannot be told from absent once decoded.
+		var n int
+		if k, v := node.Content[i], node.Content[i+1]; k.Value == "results_log_max_files" && v.Decode(&n) == nil && n == 0 {
+			return fmt.Errorf("line %d: stagewatch.results_log_max_files: 0 would keep no rotated log: 1 to %d (the default is %d)", v.Line, MaxResultsLogMaxFiles, DefaultResultsLogMaxFiles)
+		}
+	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	if err := enc.Encode(node); err != nil {
@@ -239,8 +264,11 @@ func keyedYAMLError(node *yaml.Node, err error) error {
 		var h Host
 		if perr := probe.Decode(&h); perr != nil {
 			hint := ""
-			if k.Value == "query_timeout" {
+			switch k.Value {
+			case "query_timeout":
 				hint = ` (want a duration such as "10s")`
+			case "results_log_max_files":
+				hint = " (want a number of files such as 5)"
 			}
 			return fmt.Errorf("line %d: stagewatch.%s: bad value: %s%s", v.Line, k.Value, strings.Join(yamlReasons(perr), "; "), hint)
 		}
@@ -374,6 +402,15 @@ func (h *Host) validate() error {
 	if h.QueryTimeout > 0 && h.QueryTimeout < MinQueryTimeout {
 		return fmt.Errorf("stagewatch.query_timeout: %v is too short to answer a query: at least %v (the default is %v)", h.QueryTimeout, MinQueryTimeout, DefaultQueryTimeout)
 	}
+	if h.ResultsLogMaxSize < 0 {
+		return fmt.Errorf("stagewatch.results_log_max_size: %d must not be negative (0 or absent: no cap)", h.ResultsLogMaxSize)
+	}
+	if h.ResultsLogMaxSize > 0 && h.ResultsLogMaxSize < MinResultsLogMaxSize {
+		return fmt.Errorf("stagewatch.results_log_max_size: %d bytes is too small: at least %d (64KB), e.g. \"100MB\"", h.ResultsLogMaxSize, MinResultsLogMaxSize)
+	}
+	if h.ResultsLogMaxFiles < 0 || h.ResultsLogMaxFiles > MaxResultsLogMaxFiles {
+		return fmt.Errorf("stagewatch.results_log_max_files: %d is outside 1..%d (the default is %d)", h.ResultsLogMaxFiles, MaxResultsLogMaxFiles, DefaultResultsLogMaxFiles)
+	}
 	if h.Socket != "" && !filepath.IsAbs(h.Socket) {
 		return fmt.Errorf("stagewatch.socket: %q must be an absolute path", h.Socket)
 	}
@@ -401,6 +438,9 @@ func (f *File) applyDefaults() {
 	if h.StateDir == "" {
 		h.StateDir = DefaultStateDir
 	}
+	if h.ResultsLogMaxFiles == 0 {
+		h.ResultsLogMaxFiles = DefaultResultsLogMaxFiles
+	}
 	if h.State.EventsExpiry == 0 {
 		h.State.EventsExpiry = DefaultEventsExpiry
 	}
@@ -416,6 +456,48 @@ func (f *File) applyDefaults() {
 	for name, sum := range h.Checksums {
 		h.Checksums[name] = strings.ToLower(sum)
 	}
+}
+
+// ByteSize is a size in bytes, written as an integer (bytes) or as a
+// string with a unit: "64KB", "100MB", "1GB" (powers of 1024, as
+// logrotate's size; KiB, MiB, GiB, K, M, G and B are accepted too).
+type ByteSize int64
+
+var byteUnits = map[string]int64{
+	"": 1, "b": 1,
+	"k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10,
+	"m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+	"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
+	"t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
+}
+
+// UnmarshalYAML reads an integer or a number with a unit. A bad value is
+// a TypeError, which the stagewatch section reports under the key.
+func (b *ByteSize) UnmarshalYAML(node *yaml.Node) error {
+	bad := func() error {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a size (want bytes, or a whole number with KB, MB or GB, e.g. \"100MB\")", node.Line, node.Value)}}
+	}
+	if node.Kind != yaml.ScalarNode {
+		return bad()
+	}
+	text := strings.TrimSpace(node.Value)
+	i := 0
+	for i < len(text) && (text[i] >= '0' && text[i] <= '9' || i == 0 && text[i] == '-') {
+		i++
+	}
+	n, err := strconv.ParseInt(text[:i], 10, 64)
+	unit, ok := byteUnits[strings.ToLower(strings.TrimSpace(text[i:]))]
+	if err != nil || !ok {
+		return bad()
+	}
+	if n < 0 {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q must not be negative (0 or absent: no cap)", node.Line, node.Value)}}
+	}
+	if n > (1<<63-1)/unit {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is too large", node.Line, node.Value)}}
+	}
+	*b = ByteSize(n * unit)
+	return nil
 }
 
 // AnalyticConfig returns the JSON section for an analytic id, nil when the

@@ -20,6 +20,8 @@ stagewatch:
   socket: /run/sw/sw.sock
   query_timeout: 3s
   results_log: /var/log/stagewatch/results.log
+  results_log_max_size: 100MB
+  results_log_max_files: 3
   state_dir: /var/lib/sw
   packs: [/etc/stagewatch/packs/det0014.conf]
   decorations:
@@ -45,6 +47,9 @@ func TestParseFull(t *testing.T) {
 	if h.PluginDir != "/opt/stagewatch/plugins" || h.HostIdentifier != "web-01" || h.Socket != "/run/sw/sw.sock" ||
 		h.QueryTimeout != 3*time.Second || h.ResultsLog != "/var/log/stagewatch/results.log" || h.StateDir != "/var/lib/sw" {
 		t.Errorf("host section decoded wrong: %+v", h)
+	}
+	if h.ResultsLogMaxSize != 100<<20 || h.ResultsLogMaxFiles != 3 {
+		t.Errorf("results log cap decoded wrong: %d bytes, %d files", h.ResultsLogMaxSize, h.ResultsLogMaxFiles)
 	}
 	if got := h.Checksums["stagewatch-linux"]; got != "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" {
 		t.Errorf("checksum not normalised to lower case: %q", got)
@@ -86,7 +91,8 @@ func TestDefaults(t *testing.T) {
 			t.Fatalf("%q: %v", src, err)
 		}
 		h := f.Stagewatch
-		if h.Socket != DefaultSocket || h.QueryTimeout != DefaultQueryTimeout || h.StateDir != DefaultStateDir || h.HostIdentifier != host {
+		if h.Socket != DefaultSocket || h.QueryTimeout != DefaultQueryTimeout || h.StateDir != DefaultStateDir || h.HostIdentifier != host ||
+			h.ResultsLogMaxSize != 0 || h.ResultsLogMaxFiles != DefaultResultsLogMaxFiles {
 			t.Errorf("%q: defaults not applied: %+v", src, h)
 		}
 	}
@@ -109,6 +115,17 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"checksum by path", "stagewatch:\n  checksums:\n    /x/stagewatch-linux: " + strings.Repeat("a", 64) + "\n", []string{"stagewatch.checksums"}},
 		{"plugin path", "stagewatch:\n  plugins: [../evil]\n", []string{"stagewatch.plugins"}},
 		{"remote not remote", "stagewatch:\n  remote_analytics: [AN0041]\n", []string{"stagewatch.remote_analytics", "AN0041"}},
+		{"size without a number", "stagewatch:\n  results_log_max_size: big\n", []string{"stagewatch.results_log_max_size", "line 2", `"big" is not a size`}},
+		{"size with an unknown unit", "stagewatch:\n  results_log_max_size: 100 MO\n", []string{"stagewatch.results_log_max_size", "not a size"}},
+		{"fractional size", "stagewatch:\n  results_log_max_size: 1.5GB\n", []string{"stagewatch.results_log_max_size", "not a size"}},
+		{"size as a list", "stagewatch:\n  results_log_max_size: [1]\n", []string{"stagewatch.results_log_max_size"}},
+		{"negative size", "stagewatch:\n  results_log_max_size: -1MB\n", []string{"stagewatch.results_log_max_size", "negative"}},
+		{"size overflowing", "stagewatch:\n  results_log_max_size: 9999999999999TB\n", []string{"stagewatch.results_log_max_size", "too large"}},
+		{"size in megabytes meant", "stagewatch:\n  results_log_max_size: 100\n", []string{"stagewatch.results_log_max_size", "too small", "at least 65536"}},
+		{"no rotated files", "stagewatch:\n  results_log_max_size: 1MB\n  results_log_max_files: 0\n", []string{"stagewatch.results_log_max_files", "line 3", "1 to 1000"}},
+		{"negative files", "stagewatch:\n  results_log_max_files: -2\n", []string{"stagewatch.results_log_max_files", "outside 1..1000"}},
+		{"too many files", "stagewatch:\n  results_log_max_files: 1001\n", []string{"stagewatch.results_log_max_files", "outside 1..1000"}},
+		{"files not a number", "stagewatch:\n  results_log_max_files: five\n", []string{"stagewatch.results_log_max_files", "number of files"}},
 		{"relative socket", "stagewatch:\n  socket: sw.sock\n", []string{"stagewatch.socket"}},
 		{"plugins not a list", "stagewatch:\n  plugins: {a: b}\n", []string{"stagewatch.plugins"}},
 		{"analytic not a mapping", "AN0041: [a, b]\n", []string{"AN0041"}},
@@ -188,6 +205,27 @@ func TestQueryTimeoutFloor(t *testing.T) {
 		f, err := Parse([]byte(src), "sw.yaml")
 		if err != nil || f.Stagewatch.QueryTimeout != want {
 			t.Errorf("%q: %v, %v; want %v", src, f, err, want)
+		}
+	}
+}
+
+// Sizes are bytes or a whole number with a unit, in powers of 1024.
+func TestResultsLogMaxSize(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]ByteSize{
+		"65536":    64 << 10,
+		"64KB":     64 << 10,
+		"64kib":    64 << 10,
+		"100MB":    100 << 20,
+		"100 M":    100 << 20,
+		"\"2GiB\"": 2 << 30,
+		"1g":       1 << 30,
+		"0":        0,
+		"1TB":      1 << 40,
+	} {
+		f, err := Parse([]byte("stagewatch:\n  results_log_max_size: "+text+"\n"), "sw.yaml")
+		if err != nil || f.Stagewatch.ResultsLogMaxSize != want {
+			t.Errorf("%s: %v, %v; want %d", text, f, err, want)
 		}
 	}
 }

@@ -34,7 +34,8 @@ Usage:
   stagewatchd run [--config FILE] [--pack FILE]... [--results-log FILE] [--socket PATH]
       Live: load this platform's plugins, schedule the packs, write osquery
       result lines to --results-log (appended) or stdout, serve the control
-      socket. Runs until SIGINT or SIGTERM. Needs root.
+      socket. Runs until SIGINT or SIGTERM; SIGHUP reopens the results log.
+      Needs root.
   stagewatchd replay --analytic ANxxxx [--config FILE] [--format FORMAT] FILE...
       Offline: feed recorded logs (regular files; - for stdin) through that
       analytic's plugin and print one JSON object per detection

@@ -641,11 +641,29 @@ type daemon struct {
 	done   chan error
 }
 
+// earlyPack logs three rows at its first run, then nothing.
+const earlyPack = `{"queries": {"early": {"query": "SELECT time, uid FROM staging_detections WHERE time < 1700000003", "interval": 1}}}`
+
 func startDaemon(t *testing.T, dir string, extra ...string) *daemon {
 	t.Helper()
+	return startDaemonWith(t, dir, earlyPack, "", extra...)
+}
+
+// startDaemonWith starts `stagewatchd run` on the faulty plugin with the
+// pack given (JSON) and configText added to the stagewatch section.
+func startDaemonWith(t *testing.T, dir, packText, configText string, extra ...string) *daemon {
+	t.Helper()
 	cfg := faultyConfig(t, dir)
+	if configText != "" {
+		f, err := os.OpenFile(cfg, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(configText)
+		f.Close()
+	}
 	pack := filepath.Join(dir, "test.conf")
-	os.WriteFile(pack, []byte(`{"queries": {"early": {"query": "SELECT time, uid FROM staging_detections WHERE time < 1700000003", "interval": 1}}}`), 0o644)
+	os.WriteFile(pack, []byte(packText), 0o644)
 	args := append([]string{"run", "--config", cfg, "--pack", pack}, extra...)
 	cmd := exec.Command(stagewatchd, args...)
 	stderr := &sdktest.LogBuffer{}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/stagewatch/stagewatch/host"
 	"github.com/stagewatch/stagewatch/host/control"
 	"github.com/stagewatch/stagewatch/host/packs"
+	"github.com/stagewatch/stagewatch/host/resultlog"
 	"github.com/stagewatch/stagewatch/host/sqlengine"
 	"github.com/stagewatch/stagewatch/internal/config"
 	"github.com/stagewatch/stagewatch/internal/safepath"
@@ -39,6 +41,12 @@ const shutdownGrace = 5 * time.Second
 // analytics, the SQL engine, the pack scheduler and the control socket, and
 // serve until signalled or the socket fails; then stop them in order.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// SIGHUP reopens the results log (logrotate's postrotate); left to its
+	// default it would stop the daemon.
+	hangup := make(chan os.Signal, 1)
+	notifyHangup(hangup)
+	defer signal.Stop(hangup)
+
 	cfg, packPaths, err := runConfig(args)
 	if err != nil {
 		return err
@@ -56,14 +64,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		logger.Info("no pack files found (--pack, stagewatch.packs, " + SystemPacksDir + "): scheduling the built-in DET0014 pack")
 	}
 	out := stdout
+	var results *resultlog.Log
 	if cfg.Stagewatch.ResultsLog != "" {
-		f, err := openResultsLog(cfg.Stagewatch.ResultsLog)
+		results, err = resultlog.Open(cfg.Stagewatch.ResultsLog, resultlog.Options{
+			MaxSize:  int64(cfg.Stagewatch.ResultsLogMaxSize),
+			MaxFiles: cfg.Stagewatch.ResultsLogMaxFiles,
+			Logger:   newSlog(stderr),
+		})
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		out = f
+		defer results.Close()
+		out = results
+	} else if cfg.Stagewatch.ResultsLogMaxSize > 0 {
+		logger.Warn("stagewatch.results_log_max_size has no effect: results go to stdout")
 	}
+	hangupCtx, stopHangups := context.WithCancel(ctx)
+	defer stopHangups()
+	go reopenOnHangup(hangupCtx, hangup, results, logger)
 
 	d, err := startRunning(ctx, cfg, loaded, out, logger, stderr)
 	if err != nil {
@@ -164,7 +182,7 @@ func startRunning(ctx context.Context, cfg *config.File, loaded []*packs.Pack, o
 		Decorations:    cfg.Stagewatch.Decorations,
 		Out:            out,
 		StateDir:       stateDir,
-		Logger:         slog.New(slog.NewTextHandler(visibleWriter{stderr}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger:         newSlog(stderr),
 	})
 	if err != nil {
 		return nil, err
@@ -235,31 +253,29 @@ func loadPacks(paths []string) ([]*packs.Pack, error) {
 	return []*packs.Pack{p}, nil
 }
 
-// openResultsLog opens the osquery result log for appending. Its
-// directory is made 0750 when missing and must not be writable by others;
-// the file is never followed through a link (a user could point one at
-// /etc/shadow in a directory they can write) and must be a regular file
-// owned by root (or this user).
-func openResultsLog(path string) (*os.File, error) {
-	if err := safepath.OwnDir(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("results log %s: its directory %w", path, err)
+// reopenOnHangup reopens the results log on each SIGHUP until ctx ends.
+func reopenOnHangup(ctx context.Context, hangup <-chan os.Signal, results *resultlog.Log, logger hclog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hangup:
+		}
+		if results == nil {
+			logger.Info("SIGHUP: results go to stdout, nothing to reopen")
+			continue
+		}
+		if err := results.Reopen(); err != nil {
+			logger.Warn("SIGHUP: results log not reopened: " + err.Error())
+		} else {
+			logger.Info("SIGHUP: results log " + results.Path() + " reopened")
+		}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|noFollow, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("results log: %w", err)
-	}
-	info, err := f.Stat()
-	if err == nil && !info.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file", path)
-	}
-	if err == nil {
-		err = safepath.OwnedFile(path, info)
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("results log: %w", err)
-	}
-	return f, nil
+}
+
+// newSlog is the scheduler's and the results log's logger, on stderr.
+func newSlog(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(visibleWriter{stderr}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // defaultPacks returns the packs directory next to the install (the build

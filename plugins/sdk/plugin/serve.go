@@ -51,6 +51,10 @@ func Serve(a sdk.Analytic) {
 	// first log line would then kill it with SIGPIPE before it could undo
 	// its kernel state. Ignored, the write just fails.
 	signal.Ignore(syscall.SIGPIPE)
+	// SIGHUP makes stagewatchd reopen its results log; sent to a whole
+	// service (systemctl kill -s HUP) it reaches the plugins too, and must
+	// not end them and the state they hold.
+	signal.Ignore(syscall.SIGHUP)
 	watchHost(func() {
 		logger.Warn("the host process is gone: stopping")
 		shutdown()

@@ -1,6 +1,6 @@
-//go:build windows
+//go:build !unix
 
-package main
+package resultlog
 
 // noFollow is unset on Windows, where creating a symbolic link needs a
 // privilege ordinary users lack.
