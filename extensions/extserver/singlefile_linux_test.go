@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stagewatch/stagewatch/extensions/extserver"
 	"github.com/stagewatch/stagewatch/extensions/osquerytest"
 	"github.com/stagewatch/stagewatch/internal/config"
 	"github.com/stagewatch/stagewatch/internal/schema"
@@ -29,6 +30,17 @@ func TestSingleFileExtension(t *testing.T) {
 	if _, err := os.Stat(config.DefaultPath); err == nil {
 		testenv.Unavailable(t, "%s exists on this machine: the test needs no configuration anywhere", config.DefaultPath)
 	}
+	// The default state_dir: leave behind none that was not there (this
+	// cleanup runs after the extension's).
+	_, rootErr := os.Stat(config.DefaultStateDir)
+	_, extErr := os.Stat(filepath.Join(config.DefaultStateDir, extserver.StateName))
+	t.Cleanup(func() {
+		if os.IsNotExist(rootErr) {
+			os.RemoveAll(config.DefaultStateDir)
+		} else if os.IsNotExist(extErr) {
+			os.RemoveAll(filepath.Join(config.DefaultStateDir, extserver.StateName))
+		}
+	})
 	dir := t.TempDir()
 	ext := filepath.Join(dir, "stagewatch.ext")
 	copyFile(t, extBinary, ext, 0o755)

@@ -263,6 +263,17 @@ func keyedYAMLError(node *yaml.Node, err error) error {
 		probe := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{k, v}}
 		var h Host
 		if perr := probe.Decode(&h); perr != nil {
+			if k.Value == "state" && v.Kind == yaml.MappingNode {
+				// Name the key inside the section.
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					sk, sv := v.Content[j], v.Content[j+1]
+					var st State
+					sub := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{sk, sv}}
+					if serr := sub.Decode(&st); serr != nil {
+						return fmt.Errorf("line %d: stagewatch.state.%s: bad value: %s (want a duration such as \"24h\" or a number)", sv.Line, sk.Value, strings.Join(yamlReasons(serr), "; "))
+					}
+				}
+			}
 			hint := ""
 			switch k.Value {
 			case "query_timeout":

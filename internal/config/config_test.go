@@ -23,6 +23,10 @@ stagewatch:
   results_log_max_size: 100MB
   results_log_max_files: 3
   state_dir: /var/lib/sw
+  state:
+    events_expiry: 12h
+    events_max: 50000
+    detections_max: 2000
   packs: [/etc/stagewatch/packs/det0014.conf]
   decorations:
     env: prod
@@ -47,6 +51,9 @@ func TestParseFull(t *testing.T) {
 	if h.PluginDir != "/opt/stagewatch/plugins" || h.HostIdentifier != "web-01" || h.Socket != "/run/sw/sw.sock" ||
 		h.QueryTimeout != 3*time.Second || h.ResultsLog != "/var/log/stagewatch/results.log" || h.StateDir != "/var/lib/sw" {
 		t.Errorf("host section decoded wrong: %+v", h)
+	}
+	if st := h.State; st.EventsExpiry != 12*time.Hour || st.EventsMax != 50000 || st.DetectionsMax != 2000 || st.DetectionsExpiry != DefaultDetectionsExpiry {
+		t.Errorf("state bounds decoded wrong: %+v", st)
 	}
 	if h.ResultsLogMaxSize != 100<<20 || h.ResultsLogMaxFiles != 3 {
 		t.Errorf("results log cap decoded wrong: %d bytes, %d files", h.ResultsLogMaxSize, h.ResultsLogMaxFiles)
@@ -92,7 +99,8 @@ func TestDefaults(t *testing.T) {
 		}
 		h := f.Stagewatch
 		if h.Socket != DefaultSocket || h.QueryTimeout != DefaultQueryTimeout || h.StateDir != DefaultStateDir || h.HostIdentifier != host ||
-			h.ResultsLogMaxSize != 0 || h.ResultsLogMaxFiles != DefaultResultsLogMaxFiles {
+			h.ResultsLogMaxSize != 0 || h.ResultsLogMaxFiles != DefaultResultsLogMaxFiles ||
+			h.State != (State{DefaultEventsExpiry, DefaultEventsMax, DefaultDetectionsExpiry, DefaultDetectionsMax}) {
 			t.Errorf("%q: defaults not applied: %+v", src, h)
 		}
 	}
@@ -122,6 +130,11 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"negative size", "stagewatch:\n  results_log_max_size: -1MB\n", []string{"stagewatch.results_log_max_size", "negative"}},
 		{"size overflowing", "stagewatch:\n  results_log_max_size: 9999999999999TB\n", []string{"stagewatch.results_log_max_size", "too large"}},
 		{"size in megabytes meant", "stagewatch:\n  results_log_max_size: 100\n", []string{"stagewatch.results_log_max_size", "too small", "at least 65536"}},
+		{"state expiry too short", "stagewatch:\n  state:\n    events_expiry: 10s\n", []string{"stagewatch.state.events_expiry", "at least 1m"}},
+		{"state expiry not a duration", "stagewatch:\n  state:\n    detections_expiry: forever\n", []string{"stagewatch.state.detections_expiry"}},
+		{"state max too small", "stagewatch:\n  state:\n    events_max: 5\n", []string{"stagewatch.state.events_max", "100 to 10000000"}},
+		{"state max too large", "stagewatch:\n  state:\n    detections_max: 99999999999\n", []string{"stagewatch.state.detections_max"}},
+		{"unknown state key", "stagewatch:\n  state:\n    event_max: 5000\n", []string{"event_max"}},
 		{"no rotated files", "stagewatch:\n  results_log_max_size: 1MB\n  results_log_max_files: 0\n", []string{"stagewatch.results_log_max_files", "line 3", "1 to 1000"}},
 		{"negative files", "stagewatch:\n  results_log_max_files: -2\n", []string{"stagewatch.results_log_max_files", "outside 1..1000"}},
 		{"too many files", "stagewatch:\n  results_log_max_files: 1001\n", []string{"stagewatch.results_log_max_files", "outside 1..1000"}},

@@ -390,7 +390,7 @@ func (a *Analytic) stateHealth(h *sdk.Health) {
 		h.ParseErrors += uint64(restored.skipped)
 	}
 	if len(problems) > 0 {
-		if h.State == sdk.StateRunning {
+		if h.State == sdk.StateRunning || h.State == sdk.StateConfigured {
 			h.State = sdk.StateDegraded
 		}
 		h.Message += "; " + strings.Join(problems, "; ")

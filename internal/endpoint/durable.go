@@ -112,6 +112,12 @@ func openDurable(dir string, limits sdk.StateLimits, log func(string)) (*durable
 	}
 	d := &durable{dir: dir, path: filepath.Join(dir, stateFile), limits: withStateDefaults(limits), lock: lock, log: log}
 	db, err := d.open()
+	if err != nil && !unusable(err) {
+		// A full disk or an I/O error says nothing about the file: keep
+		// it for the next start, run in memory now.
+		unlockDir(lock)
+		return nil, fmt.Errorf("state %s: %w", d.path, err)
+	}
 	if err != nil {
 		aside, moveErr := d.moveAside()
 		if moveErr != nil {
@@ -132,6 +138,9 @@ func openDurable(dir string, limits sdk.StateLimits, log func(string)) (*durable
 
 // open opens the database and checks it is ours and whole.
 func (d *durable) open() (*sql.DB, error) {
+	if err := createPrivate(d.path); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + d.path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -179,18 +188,41 @@ CREATE INDEX detections_time ON detections (time_ns);`, stateApplicationID, stat
 		_, err := db.Exec(schema)
 		return err
 	case app != stateApplicationID:
-		return fmt.Errorf("not a stagewatch state database (application_id %#x)", app)
+		return badState{fmt.Sprintf("not a stagewatch state database (application_id %#x)", app)}
 	case version != stateVersion:
-		return fmt.Errorf("state layout version %d, this build reads %d", version, stateVersion)
+		return badState{fmt.Sprintf("state layout version %d, this build reads %d", version, stateVersion)}
 	}
 	var ok string
 	if err := db.QueryRow("PRAGMA quick_check").Scan(&ok); err != nil {
 		return err
 	}
 	if ok != "ok" {
-		return fmt.Errorf("damaged: %s", ok)
+		return badState{"damaged: " + ok}
 	}
 	return nil
+}
+
+// badState is a file that is not a state this build can use.
+type badState struct{ why string }
+
+func (b badState) Error() string { return b.why }
+
+// unusable reports whether err says the file itself is bad (not ours,
+// damaged, not a database), so it is to be moved aside, rather than the
+// disk or the system failing.
+func unusable(err error) bool {
+	var b badState
+	if errors.As(err, &b) {
+		return true
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+			return true
+		}
+	}
+	return false
 }
 
 // moveAside renames the database (and its WAL and shared-memory files) out

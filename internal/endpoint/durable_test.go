@@ -82,6 +82,11 @@ func TestDurableRoundTrip(t *testing.T) {
 	if err != nil || info.Mode().Perm() != 0o700 {
 		t.Errorf("state directory mode %v: %v", info.Mode(), err)
 	}
+	for _, name := range []string{stateFile, "lock"} {
+		if info, err := os.Stat(filepath.Join(dir, name)); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v: %v", name, info.Mode(), err)
+		}
+	}
 
 	d, logged := openTestDurable(t, dir, sdk.StateLimits{})
 	defer d.close()

@@ -43,10 +43,18 @@ var buildLinuxPlugin = sync.OnceValue(func() error {
 // one second so the test need not wait for the production schedule.
 func e2eDaemon(t *testing.T, dir string) (*daemon, string, string) {
 	t.Helper()
+	cfg, pack, results := e2eFiles(t, dir, nil)
+	return launchE2E(t, dir, cfg, pack, results), cfg, results
+}
+
+// e2eFiles writes the configuration and the pack e2eDaemon runs; queries,
+// when set, replaces the DET0014 pack's queries.
+func e2eFiles(t *testing.T, dir string, queries map[string]any) (cfg, pack, results string) {
+	t.Helper()
 	if err := buildLinuxPlugin(); err != nil {
 		t.Fatal(err)
 	}
-	cfg := filepath.Join(dir, "stagewatch.yaml")
+	cfg = filepath.Join(dir, "stagewatch.yaml")
 	text := fmt.Sprintf(`stagewatch:
   plugin_dir: %s
   plugins: [stagewatch-linux]
@@ -59,23 +67,31 @@ func e2eDaemon(t *testing.T, dir string) (*daemon, string, string) {
 		t.Fatal(err)
 	}
 
-	loaded, err := packs.LoadPacks([]string{"../../../packs/det0014.conf"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := map[string]any{"queries": map[string]any{}}
-	for _, q := range loaded[0].Queries {
-		raw["queries"].(map[string]any)[q.Name] = map[string]any{
-			"query": q.SQL, "interval": 1, "snapshot": q.Snapshot, "removed": q.Removed, "platform": q.Platform,
+	if queries == nil {
+		loaded, err := packs.LoadPacks([]string{"../../../packs/det0014.conf"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		queries = map[string]any{}
+		for _, q := range loaded[0].Queries {
+			queries[q.Name] = map[string]any{
+				"query": q.SQL, "interval": 1, "snapshot": q.Snapshot, "removed": q.Removed, "platform": q.Platform,
+			}
 		}
 	}
-	pack := filepath.Join(dir, "det0014.conf")
-	data, _ := json.Marshal(raw)
+	pack = filepath.Join(dir, "det0014.conf")
+	data, _ := json.Marshal(map[string]any{"queries": queries})
 	if err := os.WriteFile(pack, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	results := filepath.Join(dir, "results.log")
+	return cfg, pack, filepath.Join(dir, "results.log")
+}
 
+// launchE2E starts `stagewatchd run` on the files e2eFiles wrote and waits
+// for AN0041 to run. Stop it with SIGTERM at the end of the test, so the
+// plugin takes its audit rules away.
+func launchE2E(t *testing.T, dir, cfg, pack, results string) *daemon {
+	t.Helper()
 	cmd := exec.Command(stagewatchd, "run", "--config", cfg, "--pack", pack, "--results-log", results)
 	stderr := &sdktest.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = stderr, stderr
@@ -85,7 +101,6 @@ func e2eDaemon(t *testing.T, dir string) (*daemon, string, string) {
 	d := &daemon{cmd: cmd, socket: filepath.Join(dir, "run", "stagewatchd.sock"), stderr: stderr, done: make(chan error, 1)}
 	go func() { d.done <- cmd.Wait() }()
 	t.Cleanup(func() {
-		// SIGTERM, not SIGKILL: the plugin must take its audit rules away.
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-d.done:
@@ -97,18 +112,24 @@ func e2eDaemon(t *testing.T, dir string) (*daemon, string, string) {
 			t.Logf("daemon log:\n%s", stderr)
 		}
 	})
+	waitRunning(t, cfg, stderr)
+	return d
+}
+
+// waitRunning waits until the daemon's AN0041 reports running.
+func waitRunning(t *testing.T, cfg string, log fmt.Stringer) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r := runCLI(t, -1, "query", "--config", cfg, "SELECT state, message FROM staging_analytics WHERE analytic_id = 'AN0041'")
 		if r.code == 0 && strings.Contains(r.stdout, `"state":"running"`) {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("AN0041 not running after 30s: %s %s\n%s", r.stdout, r.stderr, stderr)
+			t.Fatalf("AN0041 not running after 30s: %s %s\n%s", r.stdout, r.stderr, log)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
-	return d, cfg, results
 }
 
 // detections asks the running daemon for AN0041's detections.

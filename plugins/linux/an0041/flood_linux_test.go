@@ -31,8 +31,9 @@ func BenchmarkFlood(b *testing.B) {
 	loop := testenv.BuildCreateLoop(b)
 	src := sourceDocuments(b)
 	// unbounded is how AN0041 runs; bounded keeps the kernel's 16384-event
-	// queue, so the flood overflows it and the rescan has to recover.
-	for _, mode := range []string{"unbounded", "bounded"} {
+	// queue, so the flood overflows it and the rescan has to recover; state
+	// is unbounded with a durable state, every event of the flood written.
+	for _, mode := range []string{"unbounded", "bounded", "state"} {
 		b.Run(mode, func(b *testing.B) {
 			boundedQueue = mode == "bounded"
 			defer func() { boundedQueue = false }()
@@ -47,7 +48,11 @@ func BenchmarkFlood(b *testing.B) {
 				}
 			}
 			config, _ := json.Marshal(map[string]any{AllowedParentProcesses: parents})
-			if _, err := a.Configure(ctx, sdk.ConfigureRequest{Config: config, Mode: sdk.ModeLive, HostIdentifier: "flood-host"}); err != nil {
+			req := sdk.ConfigureRequest{Config: config, Mode: sdk.ModeLive, HostIdentifier: "flood-host"}
+			if mode == "state" {
+				req.StateDir = filepath.Join(b.TempDir(), "AN0041")
+			}
+			if _, err := a.Configure(ctx, req); err != nil {
 				b.Fatal(err)
 			}
 			if err := a.Start(ctx); err != nil {
@@ -112,6 +117,10 @@ func floodOnce(b *testing.B, a sdk.Analytic, loop, src string) {
 	b.ReportMetric(float64(after.Extra["fanotify_estimated_lost"]-before.Extra["fanotify_estimated_lost"]), "estimated-lost")
 	b.ReportMetric(found, "staging-found")
 	b.ReportMetric(float64(latency.Milliseconds()), "detection-ms")
+	if written, ok := after.Extra["state_events_written"]; ok {
+		b.ReportMetric(float64(written-before.Extra["state_events_written"]), "state-written")
+		b.ReportMetric(float64(after.Extra["state_write_errors"]-before.Extra["state_write_errors"]), "state-errors")
+	}
 	b.Logf("health after the flood: %v %q", after.State, after.Message)
 }
 
