@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -198,22 +199,20 @@ func (a *Analytic) openState(ctx context.Context, req sdk.ConfigureRequest, mode
 	} else {
 		d.expire(d.latest())
 	}
-	var skew time.Duration
-	if mode == sdk.ModeLive && a.def.Live != nil {
-		skew = a.def.Live.ExecSkew
-	}
-	evs, dets, skipped, err := a.pipeline.restore(ctx, d, skew, mode != sdk.ModeLive)
+	evs, dets, skipped, err := a.pipeline.restore(ctx, d, mode != sdk.ModeLive)
 	if err != nil {
 		a.stateErr = durableError(err)
 		a.stateLog(a.stateErr)
 		_ = d.close()
 		return
 	}
-	a.pipeline.mu.Lock()
-	a.pipeline.state = d
-	a.pipeline.mu.Unlock()
 	a.state = d
 	a.restored = restoreStats{events: evs, detections: dets, skipped: skipped, took: time.Since(start)}
+	if evs > restoreReleaseAfter {
+		// Reading back a large state leaves as much garbage as it kept;
+		// hand it back now rather than carry it as resident memory.
+		debug.FreeOSMemory()
+	}
 	if d.movedAway != "" {
 		a.stateErr = "the state found at start was damaged or foreign; it was moved aside to " + d.movedAway
 	}
@@ -224,6 +223,10 @@ func (a *Analytic) stateOf() *durable {
 	defer a.mu.Unlock()
 	return a.state
 }
+
+// restoreReleaseAfter is how many events read back make it worth
+// returning the garbage of reading them to the system at once.
+const restoreReleaseAfter = 10000
 
 // stateLog reports what happened to the state in the plugin's log; the
 // host relays it into its own.

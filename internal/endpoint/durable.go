@@ -43,7 +43,7 @@ const stateFile = "state.db"
 // and its layout (user_version).
 const (
 	stateApplicationID = 0x53745741 // "StWA"
-	stateVersion       = 1
+	stateVersion       = 2
 )
 
 // expireBatch bounds one DELETE of expired rows, so expiry never holds the
@@ -76,6 +76,16 @@ type durable struct {
 	lastErr   string
 	log       func(string)
 	loggedAt  time.Time // the last write failure logged
+	skew      time.Duration
+}
+
+// setSkew records the exec skew the pipeline correlates with from now
+// on; each event is kept with it, so it is correlated the same way when
+// read back whatever the mode then.
+func (d *durable) setSkew(skew time.Duration) {
+	d.mu.Lock()
+	d.skew = skew
+	d.mu.Unlock()
 }
 
 // failureLogEvery bounds how often write failures are logged: the first at
@@ -176,6 +186,8 @@ PRAGMA user_version = %d;
 CREATE TABLE events (
 	seq     INTEGER PRIMARY KEY,
 	time_ns INTEGER NOT NULL,
+	skew_ns INTEGER NOT NULL,
+	row     INTEGER NOT NULL,
 	data    BLOB NOT NULL
 );
 CREATE INDEX events_time ON events (time_ns);
@@ -274,13 +286,24 @@ func keyOf(ev *event.Event) eventKey {
 	return k
 }
 
-// save writes events and detections in one transaction. A failure (a full
-// disk) is counted and returned; detection goes on in memory.
-func (d *durable) save(evs []*event.Event, dets []event.Detection) error {
+// tableRow says which event table an event kept is a row of, so that a
+// restart adds to a table only the rows it will still hold.
+type tableRow uint8
+
+const (
+	rowNone tableRow = iota
+	rowFile
+	rowProcess
+)
+
+// save writes events (each a row of the table rows says; nil for none)
+// and detections in one transaction. A failure (a full disk) is counted
+// and returned; detection goes on in memory.
+func (d *durable) save(evs []*event.Event, rows []tableRow, dets []event.Detection) error {
 	if len(evs) == 0 && len(dets) == 0 {
 		return nil
 	}
-	err := d.saveTx(evs, dets)
+	err := d.saveTx(evs, rows, dets)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err != nil {
@@ -305,23 +328,30 @@ func (d *durable) save(evs []*event.Event, dets []event.Detection) error {
 	return nil
 }
 
-func (d *durable) saveTx(evs []*event.Event, dets []event.Detection) error {
+func (d *durable) saveTx(evs []*event.Event, rows []tableRow, dets []event.Detection) error {
 	tx, err := d.db.Begin()
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	var added int64
+	d.mu.Lock()
+	skew := int64(d.skew)
+	d.mu.Unlock()
 	if len(evs) > 0 {
-		st, err := tx.Prepare("INSERT INTO events (time_ns, data) VALUES (?, ?)")
+		st, err := tx.Prepare("INSERT INTO events (time_ns, skew_ns, row, data) VALUES (?, ?, ?, ?)")
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		var buf []byte
-		for _, ev := range evs {
+		for i, ev := range evs {
 			buf = ev.AppendBinary(buf[:0])
-			if _, err := st.Exec(ev.Time.UnixNano(), buf); err != nil {
+			row := rowNone
+			if i < len(rows) {
+				row = rows[i]
+			}
+			if _, err := st.Exec(ev.Time.UnixNano(), skew, int(row), buf); err != nil {
 				return err
 			}
 			added++
@@ -363,29 +393,53 @@ func (d *durable) recountDetections() {
 }
 
 // loadEvents feeds back the events kept, in the order they were
-// processed, one at a time (a full state is not held in memory twice). A
-// row that no longer decodes is skipped and counted.
-func (d *durable) loadEvents(ctx context.Context, fn func(*event.Event)) (n, skipped int, err error) {
-	rows, err := d.db.QueryContext(ctx, "SELECT data FROM events ORDER BY seq")
+// processed, each with the exec skew it was correlated with, one at a time
+// (a full state is not held in memory twice). A row that no longer decodes
+// is skipped and counted.
+func (d *durable) loadEvents(ctx context.Context, fn func(*event.Event, time.Duration, tableRow)) (n, skipped int, err error) {
+	rows, err := d.db.QueryContext(ctx, "SELECT skew_ns, row, data FROM events ORDER BY seq")
 	if err != nil {
 		return 0, 0, err
 	}
 	defer rows.Close()
 	var data []byte
+	var skew int64
+	var row int
+	// Events of one process share its strings, as the process table's do;
+	// the set is dropped when it grows past what one day's processes need.
+	shared := event.Strings{}
 	for rows.Next() {
-		if err := rows.Scan(&data); err != nil {
+		if err := rows.Scan(&skew, &row, &data); err != nil {
 			return n, skipped, err
 		}
+		if len(shared) > maxSharedStrings {
+			shared = event.Strings{}
+		}
 		ev := new(event.Event)
-		if ev.UnmarshalBinary(data) != nil {
+		if ev.UnmarshalShared(data, shared) != nil {
 			skipped++
 			continue
 		}
-		fn(ev)
+		fn(ev, time.Duration(skew), tableRow(row))
 		n++
 	}
 	return n, skipped, rows.Err()
 }
+
+// rowsFrom is the time of the max-th newest event kept as a row of
+// table: an older one would leave a table of max rows at once, so a
+// restart need not add it (the zero time when all fit).
+func (d *durable) rowsFrom(ctx context.Context, table tableRow, max int) time.Time {
+	var ns int64
+	err := d.db.QueryRowContext(ctx, "SELECT time_ns FROM events WHERE row = ? ORDER BY time_ns DESC LIMIT 1 OFFSET ?", int(table), max-1).Scan(&ns)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// maxSharedStrings bounds the strings shared while reading events back.
+const maxSharedStrings = 100000
 
 // loadDetections feeds back the detections kept that have is false for
 // (those the events fed back did not rebuild: their events expired

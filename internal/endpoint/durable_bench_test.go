@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func BenchmarkStateSave(b *testing.B) {
 				if i+batch > len(evs) {
 					i = 0
 				}
-				if err := d.save(evs[i:i+batch], nil); err != nil {
+				if err := d.save(evs[i:i+batch], nil, nil); err != nil {
 					b.Fatal(err)
 				}
 				i += batch
@@ -143,12 +144,17 @@ func BenchmarkStateRestart(b *testing.B) {
 		b.Fatalf("state not full: %v, %d detections", x, wantDetections)
 	}
 	var restored map[string]uint64
+	var base, mem runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&base)
 	for b.Loop() {
 		a := New(benchDefinition(&evs))
 		if _, err := a.Configure(context.Background(), sdk.ConfigureRequest{Mode: sdk.ModeLive, StateDir: dir}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&mem)
 		restored = a.Health(context.Background()).Extra
 		if n := uint64(a.tables.detections.Stats().Rows); n != wantDetections {
 			b.Fatalf("%d detections back, want %d", n, wantDetections)
@@ -159,4 +165,5 @@ func BenchmarkStateRestart(b *testing.B) {
 	b.ReportMetric(float64(restored["state_restored_events"]), "events")
 	b.ReportMetric(float64(restored["state_restored_detections"]), "detections")
 	b.ReportMetric(float64(restored["state_bytes"])/(1<<20), "MB")
+	b.ReportMetric(float64(mem.HeapAlloc-base.HeapAlloc)/(1<<20), "heap-MB")
 }

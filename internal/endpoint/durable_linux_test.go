@@ -31,13 +31,13 @@ func TestDurableDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.save(stateEvents(100, time.Now()), nil); err != nil {
+	if err := d.save(stateEvents(100, time.Now()), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	filler := testenv.FillFS(t, fs)
 	var failed int
 	for i := range 50 {
-		if err := d.save(stateEvents(500, time.Now().Add(time.Duration(i)*time.Second)), []event.Detection{{UID: "u", Time: time.Now()}}); err != nil {
+		if err := d.save(stateEvents(500, time.Now().Add(time.Duration(i)*time.Second)), nil, []event.Detection{{UID: "u", Time: time.Now()}}); err != nil {
 			failed++
 		}
 	}
@@ -55,7 +55,7 @@ func TestDurableDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.save(stateEvents(10, time.Now()), nil); err != nil {
+	if err := d.save(stateEvents(10, time.Now()), nil, nil); err != nil {
 		t.Fatalf("save after space was freed: %v", err)
 	}
 	if p := d.counters(x); p != "" {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,7 +50,7 @@ func loadAll(t *testing.T, d *durable) ([]*event.Event, []event.Detection) {
 	t.Helper()
 	var evs []*event.Event
 	var dets []event.Detection
-	_, skipped, err := d.loadEvents(context.Background(), func(ev *event.Event) { evs = append(evs, ev) })
+	_, skipped, err := d.loadEvents(context.Background(), func(ev *event.Event, _ time.Duration, _ tableRow) { evs = append(evs, ev) })
 	if err != nil || skipped != 0 {
 		t.Fatalf("loadEvents: %v (%d skipped)", err, skipped)
 	}
@@ -68,11 +69,11 @@ func TestDurableRoundTrip(t *testing.T) {
 	evs := stateEvents(10, time.Now())
 	evs[3].Path = "/tmp/stage/\x00nul\nnewline\xff.txt" // hostile names survive
 	det := event.Detection{UID: "u1", Time: time.Now(), StagingPath: "/tmp/stage", FileCount: 5}
-	if err := d.save(evs, []event.Detection{det}); err != nil {
+	if err := d.save(evs, nil, []event.Detection{det}); err != nil {
 		t.Fatal(err)
 	}
 	det.FileCount = 6 // an update replaces the detection
-	if err := d.save(nil, []event.Detection{det}); err != nil {
+	if err := d.save(nil, nil, []event.Detection{det}); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.close(); err != nil {
@@ -182,7 +183,7 @@ func TestDurableMovesAside(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := d.save(stateEvents(3000, time.Now()), nil); err != nil {
+			if err := d.save(stateEvents(3000, time.Now()), nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			if err := d.close(); err != nil {
@@ -222,7 +223,7 @@ func TestDurableMovesAside(t *testing.T) {
 			if len(logged) != 1 || !strings.Contains(logged[0], "moved aside to "+d.movedAway) {
 				t.Errorf("log %q", logged)
 			}
-			if err := d.save(stateEvents(5, time.Now()), nil); err != nil {
+			if err := d.save(stateEvents(5, time.Now()), nil, nil); err != nil {
 				t.Fatalf("the new state does not work: %v", err)
 			}
 			if evs, _ := loadAll(t, d); len(evs) != 5 {
@@ -247,7 +248,7 @@ func TestDurableExpiry(t *testing.T) {
 		dets = append(dets, event.Detection{UID: fmt.Sprint("u", i), Time: now.Add(-time.Duration(i) * time.Hour)})
 	}
 	dets = append(dets, event.Detection{UID: "ancient", Time: now.Add(-48 * time.Hour)})
-	if err := d.save(append(old, recent...), dets); err != nil {
+	if err := d.save(append(old, recent...), nil, dets); err != nil {
 		t.Fatal(err)
 	}
 	d.expire(now)
@@ -276,7 +277,7 @@ func TestDurableTornWAL(t *testing.T) {
 	d, _ := openTestDurable(t, dir, sdk.StateLimits{})
 	const batch, batches = 50, 40
 	for i := range batches {
-		if err := d.save(stateEvents(batch, time.Now().Add(time.Duration(i)*time.Second)), nil); err != nil {
+		if err := d.save(stateEvents(batch, time.Now().Add(time.Duration(i)*time.Second)), nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -323,7 +324,7 @@ func TestDurableTornWAL(t *testing.T) {
 		if cut == len(wal) && i%2 == 0 && len(evs) != batch*batches {
 			t.Errorf("whole log: %d events, want %d", len(evs), batch*batches)
 		}
-		if err := c.save(stateEvents(1, time.Now()), nil); err != nil {
+		if err := c.save(stateEvents(1, time.Now()), nil, nil); err != nil {
 			t.Errorf("cut at %d: the state does not take writes: %v", cut, err)
 		}
 		c.close()
@@ -396,16 +397,59 @@ func durableWriter(dir string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	total, _, err := d.loadEvents(context.Background(), func(*event.Event) {})
+	total, _, err := d.loadEvents(context.Background(), func(*event.Event, time.Duration, tableRow) {})
 	if err != nil {
 		os.Exit(2)
 	}
 	for i := 0; ; i++ {
-		if err := d.save(stateEvents(200, time.Now()), nil); err != nil {
+		if err := d.save(stateEvents(200, time.Now()), nil, nil); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
 		total += 200
 		fmt.Printf("committed %d\n", total)
+	}
+}
+
+// TestStateRestartFullTables: with more events kept than the tables hold,
+// a restart fills each table with exactly the rows it held (the older
+// ones are seen by the correlator but never added), and every detection.
+func TestStateRestartFullTables(t *testing.T) {
+	t.Parallel()
+	evs := dayOfEvents(DefaultMaxFileEvents*11/10, time.Now())
+	dir := filepath.Join(t.TempDir(), "AN0041")
+	snapshot := func(a *Analytic) map[string][]string {
+		out := map[string][]string{}
+		for _, table := range []string{"staging_detections", "staging_file_events", "staging_process_events"} {
+			for _, r := range generate(t, a.tables, table) {
+				out[table] = append(out[table], fmt.Sprint(map[string]string(r)))
+			}
+		}
+		return out
+	}
+	first := New(benchDefinition(&evs))
+	if _, err := first.Configure(context.Background(), sdk.ConfigureRequest{Mode: sdk.ModeReplay, StateDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Ingest(context.Background(), "bench", "bench", strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(first)
+	if len(before["staging_file_events"]) != DefaultMaxFileEvents || len(before["staging_detections"]) == 0 {
+		t.Fatalf("tables not full: %d file rows, %d detections", len(before["staging_file_events"]), len(before["staging_detections"]))
+	}
+	first.Close()
+
+	var none []*event.Event
+	second := New(benchDefinition(&none))
+	if _, err := second.Configure(context.Background(), sdk.ConfigureRequest{Mode: sdk.ModeReplay, StateDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	after := snapshot(second)
+	for table, rows := range before {
+		if !slices.Equal(after[table], rows) {
+			t.Errorf("%s after the restart: %d rows, want the same %d", table, len(after[table]), len(rows))
+		}
 	}
 }

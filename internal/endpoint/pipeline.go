@@ -86,6 +86,7 @@ type pipeline struct {
 	// the batch being processed.
 	state     *durable
 	unsaved   []*event.Event
+	unsavedAt []tableRow
 	newDets   []event.Detection
 	restoring bool
 	// kept, in replay into a state, holds the keys of the events kept (read
@@ -136,6 +137,9 @@ func (p *pipeline) goLive(skew time.Duration, caughtUp func() time.Time) {
 	p.mu.Lock()
 	p.skew = skew
 	p.caughtUp = caughtUp
+	if p.state != nil {
+		p.state.setSkew(skew)
+	}
 	p.mu.Unlock()
 }
 
@@ -190,14 +194,14 @@ func (p *pipeline) direct(ev *event.Event) {
 	p.prepareLocked(ev)
 	if p.keepsLocked(ev, kind) {
 		p.unsaved = append(p.unsaved, ev)
+		p.unsavedAt = append(p.unsavedAt, p.rowOf(ev, kind))
 		if p.kept != nil {
 			p.kept[o] = struct{}{}
 		}
 	}
 	p.correlateLocked(ev, kind)
 	if len(p.unsaved) >= replaySaveBatch {
-		p.saveLocked(p.unsaved)
-		p.unsaved = p.unsaved[:0]
+		p.saveUnsavedLocked()
 	}
 }
 
@@ -249,39 +253,48 @@ func (p *pipeline) beginInput() {
 func (p *pipeline) saveReplayed() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.saveLocked(p.unsaved)
-	p.unsaved = p.unsaved[:0]
+	p.saveUnsavedLocked()
+}
+
+func (p *pipeline) saveUnsavedLocked() {
+	p.saveLocked(p.unsaved, p.unsavedAt)
+	p.unsaved, p.unsavedAt = p.unsaved[:0], p.unsavedAt[:0]
 }
 
 // saveLocked writes events and the batch's detections. A failure (a full
 // disk) is counted by the state and leaves detection to go on in memory.
-func (p *pipeline) saveLocked(evs []*event.Event) {
+func (p *pipeline) saveLocked(evs []*event.Event, rows []tableRow) {
 	if p.state == nil || p.restoring {
 		p.newDets = p.newDets[:0]
 		return
 	}
-	_ = p.state.save(evs, p.newDets)
+	_ = p.state.save(evs, rows, p.newDets)
 	p.newDets = p.newDets[:0]
 }
 
 // restore feeds the events kept before a restart through the pipeline
-// again, in the order they were first processed and with the live exec
-// skew they were processed with, without writing them again; then puts
-// back the detections whose events have expired. With dedupe (replay) the
-// events' keys are remembered, so that input fed again is skipped.
-func (p *pipeline) restore(ctx context.Context, d *durable, skew time.Duration, dedupe bool) (evs, dets, skipped int, err error) {
+// again, in the order they were first processed and with the exec skew
+// they were processed with, without writing them again; then puts back
+// the detections whose events have expired. With dedupe (replay) the
+// events' keys are remembered, so that input fed again is skipped. The
+// pipeline keeps its state from then on.
+func (p *pipeline) restore(ctx context.Context, d *durable, dedupe bool) (evs, dets, skipped int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.restoring = true
 	defer func() { p.restoring = false }()
 	saved := p.skew
-	p.skew = skew
 	defer func() { p.skew = saved }()
 	if dedupe {
 		p.kept = map[occurrence]struct{}{}
 		p.occurs = map[eventKey]int{}
 	}
-	evs, skipped, err = d.loadEvents(ctx, func(ev *event.Event) {
+	// Rows older than a full table's oldest would leave it at once: the
+	// correlator sees them, the tables are spared them.
+	filesFrom := d.rowsFrom(ctx, rowFile, p.tables.files.Max())
+	processesFrom := d.rowsFrom(ctx, rowProcess, p.tables.processes.Max())
+	evs, skipped, err = d.loadEvents(ctx, func(ev *event.Event, skew time.Duration, row tableRow) {
+		p.skew = skew
 		if p.kept != nil {
 			k := keyOf(ev)
 			p.kept[occurrence{k, p.occurs[k]}] = struct{}{}
@@ -290,7 +303,12 @@ func (p *pipeline) restore(ctx context.Context, d *durable, skew time.Duration, 
 		p.admitLocked(ev)
 		kind := p.commandKind(ev)
 		p.prepareLocked(ev)
-		p.correlateLocked(ev, kind)
+		p.observeLocked(ev, kind)
+		switch {
+		case row == rowFile && ev.Time.Before(filesFrom), row == rowProcess && ev.Time.Before(processesFrom):
+		default:
+			p.addRowLocked(ev, kind)
+		}
 	})
 	clear(p.occurs)
 	p.newDets = p.newDets[:0]
@@ -298,7 +316,12 @@ func (p *pipeline) restore(ctx context.Context, d *durable, skew time.Duration, 
 		return evs, 0, skipped, err
 	}
 	dets, dskipped, err := d.loadDetections(ctx, p.tables.HasDetection, p.tables.UpsertDetection)
-	return evs, dets, skipped + dskipped, err
+	if err != nil {
+		return evs, dets, skipped + dskipped, err
+	}
+	d.setSkew(saved)
+	p.state = d
+	return evs, dets, skipped + dskipped, nil
 }
 
 func (p *pipeline) admitLocked(ev *event.Event) {
@@ -358,20 +381,22 @@ func (p *pipeline) processBatchLocked(batch []pending) {
 		return
 	}
 	var keep []*event.Event
+	var rows []tableRow
 	for _, q := range batch {
 		p.prepareLocked(q.ev)
 		if p.keepsLocked(q.ev, q.kind) {
 			keep = append(keep, q.ev)
+			rows = append(rows, p.rowOf(q.ev, q.kind))
 		}
 	}
 	if len(keep) > 0 {
-		_ = p.state.save(keep, nil)
+		_ = p.state.save(keep, rows, nil)
 	}
 	for _, q := range batch {
 		p.correlateLocked(q.ev, q.kind)
 	}
 	if len(p.newDets) > 0 {
-		p.saveLocked(nil)
+		p.saveLocked(nil, nil)
 	}
 }
 
@@ -430,6 +455,12 @@ func (p *pipeline) prepareLocked(ev *event.Event) {
 }
 
 func (p *pipeline) correlateLocked(ev *event.Event, kind staging.CommandKind) {
+	p.observeLocked(ev, kind)
+	p.addRowLocked(ev, kind)
+}
+
+// observeLocked feeds ev to the correlator and keeps what it detects.
+func (p *pipeline) observeLocked(ev *event.Event, kind staging.CommandKind) {
 	if p.corr == nil {
 		return
 	}
@@ -444,6 +475,26 @@ func (p *pipeline) correlateLocked(ev *event.Event, kind staging.CommandKind) {
 		if p.state != nil && !p.restoring {
 			p.newDets = append(p.newDets, d)
 		}
+	}
+}
+
+// rowOf says which event table ev is a row of, if any.
+func (p *pipeline) rowOf(ev *event.Event, kind staging.CommandKind) tableRow {
+	switch {
+	case ev.Kind.IsFile():
+		if _, ok := p.roots.Within(ev.Path); ok {
+			return rowFile
+		}
+	case kind != staging.CommandOther:
+		return rowProcess
+	}
+	return rowNone
+}
+
+// addRowLocked adds ev to the event table it is a row of.
+func (p *pipeline) addRowLocked(ev *event.Event, kind staging.CommandKind) {
+	if p.corr == nil {
+		return
 	}
 	switch {
 	case ev.Kind.IsFile():

@@ -76,7 +76,11 @@ func (t *Tables) Specs() []sdk.TableSpec { return t.store.Tables() }
 // AddFileEvent keeps a copy of a file event seen under stagingPath, the
 // configured staging location it falls under.
 func (t *Tables) AddFileEvent(ev *event.Event, stagingPath string) {
-	t.files.Add(&fileRecord{ev: *ev, stagingPath: stagingPath, id: t.ident})
+	t.files.Add(&fileRecord{
+		time: ev.Time, kind: ev.Kind, size: ev.Size, pid: ev.Process.PID,
+		path: ev.Path, stagingPath: stagingPath, exe: ev.Process.Exe, host: ev.Host, source: ev.Source,
+		actor: ev.Actor, id: t.ident,
+	})
 }
 
 // AddProcessEvent keeps a copy of an exec of interest; category is the
@@ -144,30 +148,34 @@ func (id *ident) hostOr(h string) string {
 	return h
 }
 
+// fileRecord keeps of a file event what its row shows, and no more: a
+// full table is 50,000 of them.
 type fileRecord struct {
-	ev          event.Event
-	stagingPath string
-	id          *ident
+	time                                 time.Time
+	kind                                 event.Kind
+	size, pid                            int64
+	path, stagingPath, exe, host, source string
+	actor                                event.Actor
+	id                                   *ident
 }
 
-func (r *fileRecord) Time() time.Time { return r.ev.Time }
+func (r *fileRecord) Time() time.Time { return r.time }
 
 func (r *fileRecord) Row() sdk.Row {
-	ev := &r.ev
 	return sdk.Row{
-		"time":         store.UnixSeconds(ev.Time),
-		"time_ns":      store.Nanos(ev.Time),
+		"time":         store.UnixSeconds(r.time),
+		"time_ns":      store.Nanos(r.time),
 		"analytic_id":  store.Text(r.id.analyticID),
 		"platform":     store.Text(r.id.platform),
-		"host":         store.Text(r.id.hostOr(ev.Host)),
-		"action":       ev.Kind.String(),
-		"path":         store.Text(ev.Path),
+		"host":         store.Text(r.id.hostOr(r.host)),
+		"action":       r.kind.String(),
+		"path":         store.Text(r.path),
 		"staging_path": store.Text(r.stagingPath),
-		"size":         store.KnownInt(ev.Size),
-		"pid":          store.KnownPID(ev.Process.PID),
-		"process":      store.Text(ev.Process.Exe),
-		"actor":        store.Text(ev.Actor.String()),
-		"source":       store.Text(ev.Source),
+		"size":         store.KnownInt(r.size),
+		"pid":          store.KnownPID(r.pid),
+		"process":      store.Text(r.exe),
+		"actor":        store.Text(r.actor.String()),
+		"source":       store.Text(r.source),
 	}
 }
 

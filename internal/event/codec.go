@@ -52,8 +52,27 @@ func (ev *Event) AppendBinary(b []byte) []byte {
 }
 
 // UnmarshalBinary reads what AppendBinary wrote.
-func (ev *Event) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+func (ev *Event) UnmarshalBinary(data []byte) error { return ev.UnmarshalShared(data, nil) }
+
+// Strings holds one copy of each string read through it, so that events
+// read back in bulk share their processes' and actors' strings, as events
+// from a live process table do. The zero value is not usable: make one.
+type Strings map[string]string
+
+func (in Strings) of(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
+// UnmarshalShared is UnmarshalBinary taking the strings of the process and
+// the actor from shared (nil: each its own). File paths are not shared:
+// they are one an event.
+func (ev *Event) UnmarshalShared(data []byte, shared Strings) error {
+	r := reader{b: data, shared: shared}
 	if v := r.byte(); v != eventCodecVersion {
 		return fmt.Errorf("event: binary form version %d, this build reads %d", v, eventCodecVersion)
 	}
@@ -63,27 +82,27 @@ func (ev *Event) UnmarshalBinary(data []byte) error {
 	ev.Actor.UID = r.varint()
 	ev.Actor.EUID = r.varint()
 	ev.Actor.AUID = r.varint()
-	ev.Actor.User = r.string()
-	ev.Actor.Session = r.string()
-	ev.Actor.TTY = r.string()
+	ev.Actor.User = r.sharedString()
+	ev.Actor.Session = r.sharedString()
+	ev.Actor.TTY = r.sharedString()
 	ev.Actor.Interactive = r.bool()
 	ev.Actor.Elevated = r.bool()
 	p := &ev.Process
 	p.PID = r.varint()
 	p.PPID = r.varint()
-	p.Exe = r.string()
+	p.Exe = r.sharedString()
 	p.Argv = r.strings()
-	p.CommandLine = r.string()
-	p.Cwd = r.string()
-	p.Parent = r.string()
+	p.CommandLine = r.sharedString()
+	p.Cwd = r.sharedString()
+	p.Parent = r.sharedString()
 	p.Ancestors = r.strings()
 	ev.Path = r.string()
 	ev.SourcePath = r.string()
 	ev.Size = r.varint()
-	ev.Host = r.string()
-	ev.Source = r.string()
+	ev.Host = r.sharedString()
+	ev.Source = r.sharedString()
 	ev.Recovered = r.bool()
-	ev.ArchiveFormat = r.string()
+	ev.ArchiveFormat = r.sharedString()
 	return r.done("event")
 }
 
@@ -193,8 +212,9 @@ var errShort = errors.New("truncated")
 
 // reader decodes; the first error sticks and every later read is zero.
 type reader struct {
-	b   []byte
-	err error
+	b      []byte
+	err    error
+	shared Strings
 }
 
 func (r *reader) fail(err error) {
@@ -266,6 +286,20 @@ func (r *reader) string() string {
 	return s
 }
 
+// sharedString reads a string through r.shared, when there is one.
+func (r *reader) sharedString() string {
+	if r.shared == nil {
+		return r.string()
+	}
+	n := r.count()
+	if r.err != nil {
+		return ""
+	}
+	s := r.shared.of(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
 func (r *reader) strings() []string {
 	n := r.uvarint()
 	if n == 0 || r.err != nil {
@@ -278,7 +312,7 @@ func (r *reader) strings() []string {
 	}
 	ss := make([]string, n)
 	for i := range ss {
-		ss[i] = r.string()
+		ss[i] = r.sharedString()
 	}
 	return ss
 }

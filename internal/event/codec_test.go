@@ -53,6 +53,16 @@ func TestCodecCoversEveryField(t *testing.T) {
 	if !reflect.DeepEqual(back, ev) {
 		t.Errorf("event round trip:\n got %#v\nwant %#v", back, ev)
 	}
+	shared := Strings{}
+	for range 2 {
+		var sb Event
+		if err := sb.UnmarshalShared(ev.AppendBinary(nil), shared); err != nil || !reflect.DeepEqual(sb, ev) {
+			t.Errorf("event read with shared strings:\n got %#v\nwant %#v (%v)", sb, ev, err)
+		}
+	}
+	if len(shared) == 0 {
+		t.Error("no string was shared")
+	}
 
 	var det Detection
 	fill(t, reflect.ValueOf(&det).Elem(), &n)

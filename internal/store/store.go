@@ -157,6 +157,9 @@ func (t *Table) Upsert(key string, r Record) {
 	t.keyOf[r] = key
 }
 
+// Max is how many records the table keeps at most.
+func (t *Table) Max() int { return t.def.Max }
+
 // Has reports whether a record is kept under key.
 func (t *Table) Has(key string) bool {
 	t.mu.RLock()
