@@ -3,12 +3,7 @@
 package extserver_test
 
 import (
-	"archive/zip"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"maps"
 	"os"
@@ -52,7 +47,7 @@ func TestExtensionKilledKeepsDetections(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	src := killDocuments(t)
+	src := testenv.Documents(t)
 
 	sock := filepath.Join(socketDir(t), "osquery.em")
 	m, err := osquerytest.Start(sock)
@@ -87,11 +82,11 @@ func TestExtensionKilledKeepsDetections(t *testing.T) {
 
 	// 1. A whole staging, detected, then the extension killed before the
 	// next scheduled query.
-	stage1 := killStage(t)
+	stage1 := testenv.StagingDir(t, "sw-kill-")
 	tgz1 := stage1 + ".tgz"
-	killSh(t, fmt.Sprintf("cp %q/*.docx %q/*.pdf %q/", src, src, stage1))
-	killSh(t, fmt.Sprintf("cp %q/salaries.csv %q/deploy-key.pem %q/notes.txt %q/", src, src, src, stage1))
-	killSh(t, fmt.Sprintf("tar czf %q -C /tmp %q", tgz1, filepath.Base(stage1)))
+	testenv.Sh(t, fmt.Sprintf("cp %q/*.docx %q/*.pdf %q/", src, src, stage1))
+	testenv.Sh(t, fmt.Sprintf("cp %q/salaries.csv %q/deploy-key.pem %q/notes.txt %q/", src, src, src, stage1))
+	testenv.Sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", tgz1, filepath.Base(stage1)))
 	det1 := k.waitDetection(stage1, tgz1)
 	if det1["file_count"] != "5" || det1["uid"] == "" {
 		t.Fatalf("detection %v: want 5 files and a uid", det1)
@@ -128,10 +123,10 @@ func TestExtensionKilledKeepsDetections(t *testing.T) {
 	sameRows(t, "staging_process_events for "+stage1, procs1, processesFor(k.rows(schema.ProcessEvents), stage1))
 
 	// 2. A staging interrupted: copies, the kill, the archive.
-	stage2 := killStage(t)
+	stage2 := testenv.StagingDir(t, "sw-kill-")
 	tgz2 := stage2 + ".tgz"
-	killSh(t, fmt.Sprintf("cp %q/*.docx %q/*.pdf %q/", src, src, stage2))
-	killSh(t, fmt.Sprintf("cp %q/salaries.csv %q/deploy-key.pem %q/notes.txt %q/", src, src, src, stage2))
+	testenv.Sh(t, fmt.Sprintf("cp %q/*.docx %q/*.pdf %q/", src, src, stage2))
+	testenv.Sh(t, fmt.Sprintf("cp %q/salaries.csv %q/deploy-key.pem %q/notes.txt %q/", src, src, src, stage2))
 	// What a table shows is on disk: wait until every copy is there.
 	deadline := time.Now().Add(15 * time.Second)
 	var files2 []map[string]string
@@ -159,7 +154,7 @@ func TestExtensionKilledKeepsDetections(t *testing.T) {
 	sameRows(t, "staging_file_events for "+stage2+" after the kill mid-staging", files2, filesOf(k.rows(schema.FileEvents), stage2))
 	sameRows(t, "staging_process_events for "+stage2+" after the kill mid-staging", procs2, processesFor(k.rows(schema.ProcessEvents), stage2))
 
-	killSh(t, fmt.Sprintf("tar czf %q -C /tmp %q", tgz2, filepath.Base(stage2)))
+	testenv.Sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", tgz2, filepath.Base(stage2)))
 	det2 := k.waitDetection(stage2, tgz2)
 	if det2["file_count"] != "5" {
 		t.Errorf("detection of the staging interrupted by the kill %v: want file_count 5 (the copies before the restart count)", det2)
@@ -466,77 +461,4 @@ func alive(pid int) bool {
 	s := string(stat)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || !strings.HasPrefix(s[i+1:], " Z") && !strings.HasPrefix(s[i+1:], " X")
-}
-
-// killStage makes a fresh staging directory in /tmp, removed with its
-// archive at the end.
-func killStage(t *testing.T) string {
-	t.Helper()
-	stage, err := os.MkdirTemp("/tmp", "sw-kill-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(stage); os.Remove(stage + ".tgz") })
-	return stage
-}
-
-// killSh runs a shell command line as an operator at a terminal would, so
-// the copy tools and archivers have a shell for a parent.
-func killSh(t *testing.T, script string) {
-	t.Helper()
-	out, err := exec.Command("sh", "-c", script).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", script, err, out)
-	}
-}
-
-// killDocuments makes five real documents outside every staging directory:
-// an OOXML document (a zip with its parts), a PDF, a CSV, a PEM key and
-// notes.
-func killDocuments(t *testing.T) string {
-	t.Helper()
-	src, err := os.MkdirTemp("/var/lib", "stagewatch-kill-src-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(src) })
-	docx, err := os.Create(filepath.Join(src, "q3 board report.docx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := zip.NewWriter(docx)
-	for name, body := range map[string]string{
-		"[Content_Types].xml": `<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>`,
-		"word/document.xml":   `<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Q3 board report</w:t></w:r></w:p></w:body></w:document>`,
-	} {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(body))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := docx.Close(); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(src, "merger-terms.pdf"), "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
-	var csv strings.Builder
-	csv.WriteString("employee,salary\n")
-	for i := range 500 {
-		fmt.Fprintf(&csv, "employee-%03d,%d\n", i, 50000+i*37)
-	}
-	writeFile(t, filepath.Join(src, "salaries.csv"), csv.String())
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(src, "deploy-key.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
-	writeFile(t, filepath.Join(src, "notes.txt"), "vpn: 10.0.0.1\n")
-	return src
 }

@@ -147,48 +147,11 @@ func detections(t *testing.T, cfg string) []map[string]string {
 	return rows
 }
 
-// sh runs a shell command line the way an operator at a terminal would, so
-// the archivers' parents are a shell and this test, as in real use.
-func sh(t *testing.T, script string) {
-	t.Helper()
-	out, err := exec.Command("sh", "-c", script).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", script, err, out)
-	}
-}
-
-// writeDocuments makes real documents outside every staging directory: an
-// OOXML document (a zip with its parts), a PDF, a CSV and a PEM key.
-func writeDocuments(t *testing.T) string {
-	t.Helper()
-	src, err := os.MkdirTemp("/var/lib", "stagewatch-e2e-src-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(src) })
-	parts := filepath.Join(src, "parts")
-	os.MkdirAll(filepath.Join(parts, "word"), 0o755)
-	os.WriteFile(filepath.Join(parts, "[Content_Types].xml"), []byte(`<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>`), 0o644)
-	os.WriteFile(filepath.Join(parts, "word", "document.xml"), []byte(`<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Q3 board report</w:t></w:r></w:p></w:body></w:document>`), 0o644)
-	sh(t, fmt.Sprintf("cd %q && zip -qr %q . && rm -r %q", parts, filepath.Join(src, "q3 board report.docx"), parts))
-	pdf := "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-	os.WriteFile(filepath.Join(src, "merger-terms.pdf"), []byte(pdf), 0o644)
-	var csv strings.Builder
-	csv.WriteString("employee,salary\n")
-	for i := 0; i < 500; i++ {
-		fmt.Fprintf(&csv, "employee-%03d,%d\n", i, 50000+i*37)
-	}
-	os.WriteFile(filepath.Join(src, "salaries.csv"), []byte(csv.String()), 0o644)
-	sh(t, fmt.Sprintf("openssl genpkey -algorithm ed25519 -out %q 2>/dev/null", filepath.Join(src, "deploy-key.pem")))
-	os.WriteFile(filepath.Join(src, "notes.txt"), []byte("vpn: 10.0.0.1\n"), 0o644)
-	return src
-}
-
 func TestEndToEndLinuxStaging(t *testing.T) {
 	requireRoot(t)
 	dir := openTempDir(t)
 	_, cfg, results := e2eDaemon(t, dir)
-	src := writeDocuments(t)
+	src := testenv.Documents(t)
 
 	stage, err := os.MkdirTemp("/tmp", "sw-e2e-")
 	if err != nil {
@@ -198,13 +161,13 @@ func TestEndToEndLinuxStaging(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(stage); os.Remove(tgz); os.Remove(zipped) })
 
 	// Staging: a handful of documents copied in, then archived twice.
-	sh(t, fmt.Sprintf("cp %q/*.docx %q/*.pdf %q/", src, src, stage))
-	sh(t, fmt.Sprintf("cp %q/salaries.csv %q/deploy-key.pem %q/notes.txt %q/", src, src, src, stage))
-	sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", tgz, filepath.Base(stage)))
+	testenv.Sh(t, fmt.Sprintf("cp %q/*.docx %q/*.pdf %q/", src, src, stage))
+	testenv.Sh(t, fmt.Sprintf("cp %q/salaries.csv %q/deploy-key.pem %q/notes.txt %q/", src, src, src, stage))
+	testenv.Sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", tgz, filepath.Base(stage)))
 	tarDone := time.Now()
 	latency := waitDetections(t, cfg, 1, tarDone)
 	t.Logf("tar: detection visible %v after the archiver exited", latency)
-	sh(t, fmt.Sprintf("zip -qr %q %q", zipped, stage))
+	testenv.Sh(t, fmt.Sprintf("zip -qr %q %q", zipped, stage))
 	latency = waitDetections(t, cfg, 2, time.Now())
 	t.Logf("zip: detection visible %v after the archiver exited", latency)
 
@@ -223,17 +186,17 @@ func TestEndToEndLinuxStaging(t *testing.T) {
 	// Benign activity on the same host in the same window stays quiet.
 	benign := filepath.Join(filepath.Dir(stage), filepath.Base(stage)+"-x")
 	t.Cleanup(func() { os.RemoveAll(benign) })
-	sh(t, fmt.Sprintf("mkdir -p %q && tar -xzf %q -C %q && cd %q && unzip -qo %q", benign, tgz, benign, benign, zipped))
-	sh(t, fmt.Sprintf(`printf 'int main(void){return 0;}\n' > %q/hello.c && gcc -o %q/hello %q/hello.c`, benign, benign, benign))
+	testenv.Sh(t, fmt.Sprintf("mkdir -p %q && tar -xzf %q -C %q && cd %q && unzip -qo %q", benign, tgz, benign, benign, zipped))
+	testenv.Sh(t, fmt.Sprintf(`printf 'int main(void){return 0;}\n' > %q/hello.c && gcc -o %q/hello %q/hello.c`, benign, benign, benign))
 	debRoot := filepath.Join(src, "pkg")
-	sh(t, fmt.Sprintf(`mkdir -p %q/DEBIAN %q/usr/share/doc/swtest && printf 'Package: swtest\nVersion: 1.0\nArchitecture: all\nMaintainer: e2e <e2e@example.invalid>\nDescription: test\n' > %q/DEBIAN/control && cp %q/notes.txt %q/usr/share/doc/swtest/ && dpkg-deb -b %q /var/tmp/swtest.deb >/dev/null && dpkg-deb -x /var/tmp/swtest.deb %q-deb && rm -rf /var/tmp/swtest.deb %q-deb`,
+	testenv.Sh(t, fmt.Sprintf(`mkdir -p %q/DEBIAN %q/usr/share/doc/swtest && printf 'Package: swtest\nVersion: 1.0\nArchitecture: all\nMaintainer: e2e <e2e@example.invalid>\nDescription: test\n' > %q/DEBIAN/control && cp %q/notes.txt %q/usr/share/doc/swtest/ && dpkg-deb -b %q /var/tmp/swtest.deb >/dev/null && dpkg-deb -x /var/tmp/swtest.deb %q-deb && rm -rf /var/tmp/swtest.deb %q-deb`,
 		debRoot, debRoot, debRoot, src, debRoot, debRoot, benign, benign))
 	logDir, _ := os.MkdirTemp("/var/log", "stagewatch-e2e-")
 	t.Cleanup(func() { os.RemoveAll(logDir) })
 	os.WriteFile(filepath.Join(logDir, "app.log"), []byte(strings.Repeat("GET /index.html 200\n", 2000)), 0o644)
 	conf := filepath.Join(logDir, "logrotate.conf")
 	os.WriteFile(conf, []byte(logDir+"/app.log {\n  rotate 2\n  compress\n  nodelaycompress\n  missingok\n}\n"), 0o644)
-	sh(t, fmt.Sprintf("logrotate -f -s %q %q", filepath.Join(logDir, "state"), conf))
+	testenv.Sh(t, fmt.Sprintf("logrotate -f -s %q %q", filepath.Join(logDir, "state"), conf))
 
 	time.Sleep(2 * time.Second) // longer than the settle delay and a query interval
 	if after := detections(t, cfg); len(after) != 2 {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stagewatch/stagewatch/internal/testenv"
 )
 
 // killInterval is the test pack's query interval: long enough that a kill
@@ -39,13 +41,13 @@ func TestKilledKeepsDetections(t *testing.T) {
 	}
 	cfg, pack, results := e2eFiles(t, dir, queries)
 	d := launchE2E(t, dir, cfg, pack, results)
-	src := writeDocuments(t)
+	src := testenv.Documents(t)
 
 	// 1. A detection, then the plugin killed before the next scheduled run.
 	afterTick(killInterval)
-	one := killStage(t)
+	one := testenv.StagingDir(t, "sw-kill-")
 	copyDocuments(t, src, one)
-	sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", one+".tgz", filepath.Base(one)))
+	testenv.Sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", one+".tgz", filepath.Base(one)))
 	before := waitStaged(t, cfg, one)
 	uid1 := before["uid"]
 	if logged(t, results, "detections", uid1) != 0 {
@@ -58,11 +60,11 @@ func TestKilledKeepsDetections(t *testing.T) {
 	waitLogged(t, results, uid1)
 
 	// 2. Copies, the plugin killed, then the archive.
-	two := killStage(t)
+	two := testenv.StagingDir(t, "sw-kill-")
 	copyDocuments(t, src, two)
 	waitFileEvents(t, cfg, two, 5)
 	killPlugin(t, d, cfg)
-	sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", two+".tgz", filepath.Base(two)))
+	testenv.Sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", two+".tgz", filepath.Base(two)))
 	row2 := waitStaged(t, cfg, two)
 	if row2["file_count"] != "5" {
 		t.Errorf("staging split across a plugin restart: %v, want the 5 files copied before it", row2)
@@ -81,9 +83,9 @@ func TestKilledKeepsDetections(t *testing.T) {
 
 	// 4. A detection, stagewatchd killed before the next scheduled run.
 	afterTick(killInterval)
-	three := killStage(t)
+	three := testenv.StagingDir(t, "sw-kill-")
 	copyDocuments(t, src, three)
-	sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", three+".tgz", filepath.Base(three)))
+	testenv.Sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", three+".tgz", filepath.Base(three)))
 	row3 := waitStaged(t, cfg, three)
 	if logged(t, results, "detections", row3["uid"]) != 0 {
 		t.Fatalf("the scheduled query ran before the kill; the test's timing is off")
@@ -95,11 +97,11 @@ func TestKilledKeepsDetections(t *testing.T) {
 	waitLogged(t, results, row3["uid"])
 
 	// 5. Copies, stagewatchd killed, then the archive.
-	four := killStage(t)
+	four := testenv.StagingDir(t, "sw-kill-")
 	copyDocuments(t, src, four)
 	waitFileEvents(t, cfg, four, 5)
 	d = killDaemon(t, d, dir, cfg, pack, results)
-	sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", four+".tgz", filepath.Base(four)))
+	testenv.Sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", four+".tgz", filepath.Base(four)))
 	row4 := waitStaged(t, cfg, four)
 	if row4["file_count"] != "5" {
 		t.Errorf("staging split across a stagewatchd restart: %v, want the 5 files copied before it", row4)
@@ -168,20 +170,10 @@ func afterTick(interval int64) {
 	time.Sleep(time.Until(next) + 300*time.Millisecond)
 }
 
-func killStage(t *testing.T) string {
-	t.Helper()
-	stage, err := os.MkdirTemp("/tmp", "sw-kill-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(stage); os.Remove(stage + ".tgz") })
-	return stage
-}
-
 // copyDocuments copies the five documents of writeDocuments into stage.
 func copyDocuments(t *testing.T, src, stage string) {
 	t.Helper()
-	sh(t, fmt.Sprintf("cp %q/*.docx %q/*.pdf %q/salaries.csv %q/deploy-key.pem %q/notes.txt %q/", src, src, src, src, src, stage))
+	testenv.Sh(t, fmt.Sprintf("cp %q/*.docx %q/*.pdf %q/salaries.csv %q/deploy-key.pem %q/notes.txt %q/", src, src, src, src, src, stage))
 }
 
 // stagedRow returns the one detection of stage, every column, or nil.
