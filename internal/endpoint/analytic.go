@@ -65,6 +65,7 @@ type Analytic struct {
 	ingests    ingestTotals
 	state      *durable // nil: memory only
 	stateErr   string   // why the state directory could not be used
+	stateNote  string   // what happened to the state at start, said but not a fault now
 	restored   restoreStats
 
 	collectorErrors atomic.Uint64
@@ -214,7 +215,9 @@ func (a *Analytic) openState(ctx context.Context, req sdk.ConfigureRequest, mode
 		debug.FreeOSMemory()
 	}
 	if d.movedAway != "" {
-		a.stateErr = "the state found at start was damaged or foreign; it was moved aside to " + d.movedAway
+		// Said in the message (and logged) for the life of the process, but
+		// not a fault: the new state works.
+		a.stateNote = "the state found at start was damaged, foreign or of another layout; it was moved aside to " + d.movedAway
 	}
 }
 
@@ -377,8 +380,11 @@ func (a *Analytic) Health(ctx context.Context) sdk.Health {
 // stateHealth adds the durable state's size, bounds and failures.
 func (a *Analytic) stateHealth(h *sdk.Health) {
 	a.mu.Lock()
-	d, stateErr, restored := a.state, a.stateErr, a.restored
+	d, stateErr, note, restored := a.state, a.stateErr, a.stateNote, a.restored
 	a.mu.Unlock()
+	if note != "" {
+		h.Message += "; " + note
+	}
 	var problems []string
 	if stateErr != "" {
 		problems = append(problems, stateErr)

@@ -232,3 +232,26 @@ func splitAuditLog(t *testing.T, log, marker string) (before, after string) {
 	}
 	return before, after
 }
+
+// TestStateMovedAside: an analytic finding a file that is not its state
+// moves it aside, says so in its health without calling itself degraded,
+// and keeps a new state from then on.
+func TestStateMovedAside(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "state.db"), bytes.Repeat([]byte("not a database "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u := opened(t, dir, filepath.Join(fixtures, "staging.log"))
+	h := u.Health(context.Background())
+	if h.State == sdk.StateDegraded || !strings.Contains(h.Message, "moved aside to "+filepath.Join(dir, "state.db.bad-")) {
+		t.Errorf("health: %s %q", h.State, h.Message)
+	}
+	if h.Detections != 2 || h.Extra["state_detections"] != 2 {
+		t.Errorf("after the move: %d detections, %d kept", h.Detections, h.Extra["state_detections"])
+	}
+	u.close(t)
+}
