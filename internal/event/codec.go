@@ -15,7 +15,7 @@ import (
 // added to Event, Detection or Evidence and not here.
 
 const (
-	eventCodecVersion     = 1
+	eventCodecVersion     = 2
 	detectionCodecVersion = 1
 )
 
@@ -32,6 +32,7 @@ func (ev *Event) AppendBinary(b []byte) []byte {
 	b = appendString(b, ev.Actor.TTY)
 	b = appendBool(b, ev.Actor.Interactive)
 	b = appendBool(b, ev.Actor.Elevated)
+	b = appendString(b, ev.Actor.Scope)
 	p := &ev.Process
 	b = binary.AppendVarint(b, p.PID)
 	b = binary.AppendVarint(b, p.PPID)
@@ -41,12 +42,14 @@ func (ev *Event) AppendBinary(b []byte) []byte {
 	b = appendString(b, p.Cwd)
 	b = appendString(b, p.Parent)
 	b = appendStrings(b, p.Ancestors)
+	b = appendStrings(b, p.Listed)
 	b = appendString(b, ev.Path)
 	b = appendString(b, ev.SourcePath)
 	b = binary.AppendVarint(b, ev.Size)
 	b = appendString(b, ev.Host)
 	b = appendString(b, ev.Source)
 	b = appendBool(b, ev.Recovered)
+	b = appendBool(b, ev.Dir)
 	b = appendString(b, ev.ArchiveFormat)
 	return b
 }
@@ -73,8 +76,9 @@ func (in Strings) of(b []byte) string {
 // they are one an event.
 func (ev *Event) UnmarshalShared(data []byte, shared Strings) error {
 	r := reader{b: data, shared: shared}
-	if v := r.byte(); v != eventCodecVersion {
-		return fmt.Errorf("event: binary form version %d, this build reads %d", v, eventCodecVersion)
+	v := r.byte()
+	if v < 1 || v > eventCodecVersion {
+		return fmt.Errorf("event: binary form version %d, this build reads 1 to %d", v, eventCodecVersion)
 	}
 	*ev = Event{}
 	ev.Time = r.time()
@@ -87,6 +91,9 @@ func (ev *Event) UnmarshalShared(data []byte, shared Strings) error {
 	ev.Actor.TTY = r.sharedString()
 	ev.Actor.Interactive = r.bool()
 	ev.Actor.Elevated = r.bool()
+	if v >= 2 {
+		ev.Actor.Scope = r.sharedString()
+	}
 	p := &ev.Process
 	p.PID = r.varint()
 	p.PPID = r.varint()
@@ -96,12 +103,18 @@ func (ev *Event) UnmarshalShared(data []byte, shared Strings) error {
 	p.Cwd = r.sharedString()
 	p.Parent = r.sharedString()
 	p.Ancestors = r.strings()
+	if v >= 2 {
+		p.Listed = r.strings()
+	}
 	ev.Path = r.string()
 	ev.SourcePath = r.string()
 	ev.Size = r.varint()
 	ev.Host = r.sharedString()
 	ev.Source = r.sharedString()
 	ev.Recovered = r.bool()
+	if v >= 2 {
+		ev.Dir = r.bool()
+	}
 	ev.ArchiveFormat = r.sharedString()
 	return r.done("event")
 }

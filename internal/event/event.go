@@ -13,12 +13,13 @@ import (
 type Kind uint8
 
 const (
-	KindExec       Kind = iota + 1 // a process started (exec)
-	KindFileCreate                 // a file was created
-	KindFileWrite                  // a file was closed after being written
-	KindFileMoveIn                 // a file was moved or renamed into place
-	KindFileCopy                   // a copy whose source is known (EVTX 5145, cloud copy…)
-	KindFileDelete                 // a file was removed
+	KindExec        Kind = iota + 1 // a process started (exec)
+	KindFileCreate                  // a file was created
+	KindFileWrite                   // a file was closed after being written
+	KindFileMoveIn                  // a file was moved or renamed into place
+	KindFileCopy                    // a copy whose source is known (EVTX 5145, cloud copy…)
+	KindFileDelete                  // a file was removed
+	KindFileMoveOut                 // a file was moved or renamed out of the place watched
 )
 
 func (k Kind) String() string {
@@ -35,12 +36,18 @@ func (k Kind) String() string {
 		return "copy"
 	case KindFileDelete:
 		return "delete"
+	case KindFileMoveOut:
+		return "move_out"
 	}
 	return "unknown"
 }
 
 // IsFile reports whether k is a file event.
-func (k Kind) IsFile() bool { return k >= KindFileCreate && k <= KindFileDelete }
+func (k Kind) IsFile() bool { return k >= KindFileCreate && k <= KindFileMoveOut }
+
+// Removes reports whether k takes the file at Path away from where it was:
+// a delete or a move out.
+func (k Kind) Removes() bool { return k == KindFileDelete || k == KindFileMoveOut }
 
 // Unknown marks an id that the source did not report.
 const Unknown = -1
@@ -61,6 +68,12 @@ type Actor struct {
 	// Windows. The model never infers them from uids.
 	Interactive bool // a person at a terminal or an interactive logon
 	Elevated    bool // rights the login identity does not have
+	// Scope is, for an actor with no login session (a service, a cron
+	// job, a package manager), the process subtree it acts in, as the
+	// endpoint's process table names it ("812": the pid at the top of the
+	// subtree); empty for login sessions and where no table knows it.
+	// Two processes with no login are one actor only in one subtree.
+	Scope string
 }
 
 // HasTerminal reports whether TTY names a controlling terminal.
@@ -81,6 +94,10 @@ type Process struct {
 	Cwd         string
 	Parent      string   // parent executable
 	Ancestors   []string // parent chain executables, nearest first
+	// Listed are the names in the files an archiver was told to read its
+	// inputs from (tar -T list, 7z @list), read when it ran, live; empty
+	// when it was given none or they could not be read (replay).
+	Listed []string
 }
 
 // Event is one normalized event.
@@ -101,6 +118,9 @@ type Event struct {
 	// seen, but never replaces what an event read from the sensor said of
 	// one.
 	Recovered bool
+	// Dir is set when Path is a directory: a whole tree deleted or moved
+	// out at once.
+	Dir bool
 	// ArchiveFormat is the archive or compression format the written
 	// file's first bytes show (gzip, zip…), set by collectors that can read
 	// them; empty when not known or none.
