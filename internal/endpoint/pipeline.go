@@ -155,7 +155,13 @@ func (p *pipeline) arrive(batch []*event.Event, now time.Time) {
 		p.seen++
 		p.admitLocked(ev)
 		p.seq++
-		heap.Push(&p.pending, pending{ev: ev, arrived: now, seq: p.seq, kind: p.commandKind(ev)})
+		kind := p.commandKind(ev)
+		if kind == staging.CommandArchiver {
+			// Live, the list files an archiver reads its names from are
+			// there now; kept with the event, a restart reads the same.
+			readLists(ev, p.style)
+		}
+		heap.Push(&p.pending, pending{ev: ev, arrived: now, seq: p.seq, kind: kind})
 	}
 	p.releaseLocked(now, false)
 	if p.pending.Len() > 0 {

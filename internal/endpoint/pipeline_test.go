@@ -2,6 +2,8 @@ package endpoint
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -246,4 +248,70 @@ func generate(t *testing.T, st *Tables, table string) []sdk.Row {
 		t.Fatal(err)
 	}
 	return rows
+}
+
+// Processes with no login session are actors by process subtree: each
+// service (a child of init) and each job a launcher starts is one, and a
+// fork that never exec'd belongs to its parent's.
+func TestProcessSubtreeScopes(t *testing.T) {
+	t.Parallel()
+	noLogin := event.Actor{UID: 0, EUID: 0, AUID: event.Unknown}
+	exec := func(ms int, pid, ppid int64, exe string) *event.Event {
+		ev := execEv(ms, pid, ppid, exe, "/")
+		ev.Actor = noLogin
+		return ev
+	}
+	pt := newProcTable(0, nil)
+	for _, ev := range []*event.Event{
+		exec(0, 1, 0, "/sbin/init"),
+		exec(1, 400, 1, "/usr/sbin/cron"),
+		exec(2, 500, 1, "/usr/sbin/backupd"),
+	} {
+		pt.exec(ev)
+	}
+	jobA, jobB := exec(10, 410, 400, "/bin/sh"), exec(20, 420, 400, "/bin/sh")
+	tarA, daemonChild := exec(11, 411, 410, "/usr/bin/tar"), exec(30, 510, 500, "/usr/bin/gzip")
+	for _, ev := range []*event.Event{jobA, jobB, tarA, daemonChild} {
+		pt.exec(ev)
+	}
+	if jobA.Actor.Scope != "410" || tarA.Actor.Scope != "410" || jobB.Actor.Scope != "420" || daemonChild.Actor.Scope != "500" {
+		t.Errorf("scopes: job A %q, its tar %q, job B %q, the daemon's child %q", jobA.Actor.Scope, tarA.Actor.Scope, jobB.Actor.Scope, daemonChild.Actor.Scope)
+	}
+	// tar's forked child writes the archive without an exec of its own.
+	fork := fileEv(12, 412, "/tmp/a.tgz")
+	fork.Actor, fork.Process.PPID, fork.Process.Exe = noLogin, 411, "/usr/bin/tar"
+	pt.enrich(fork)
+	if fork.Actor.Scope != "410" {
+		t.Errorf("fork of tar: scope %q, want its job's", fork.Actor.Scope)
+	}
+	// A shell the table never saw (started before collection) heads its
+	// children's subtree; a login session is never scoped.
+	cp := exec(40, 610, 600, "/usr/bin/cp")
+	pt.exec(cp)
+	login := execEv(41, 700, 600, "/usr/bin/tar", "/")
+	pt.exec(login)
+	if cp.Actor.Scope != "600" || login.Actor.Scope != "" {
+		t.Errorf("under an unknown shell: %q; a login session: %q", cp.Actor.Scope, login.Actor.Scope)
+	}
+}
+
+// tar -T list: the names in the list are read when the archiver runs and
+// kept with its exec; a list that is not a regular file is not read.
+func TestReadLists(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	list := filepath.Join(dir, "files.txt")
+	if err := os.WriteFile(list, []byte("/tmp/a.docx\r\nb.xlsx\n\n  \nsub/c.pdf\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ev := execEv(0, 10, 1, "/usr/bin/tar", dir, "tar", "czf", "/tmp/x.tgz", "-C", "/tmp", "-T", "files.txt")
+	readLists(ev, staging.Posix)
+	if want := []string{"/tmp/a.docx", "b.xlsx", "sub/c.pdf"}; !slices.Equal(ev.Process.Listed, want) {
+		t.Errorf("listed %q, want %q", ev.Process.Listed, want)
+	}
+	fifo := execEv(0, 11, 1, "/usr/bin/tar", dir, "tar", "cf", "/tmp/y.tar", "-T", "/dev/stdin")
+	readLists(fifo, staging.Posix)
+	if len(fifo.Process.Listed) != 0 {
+		t.Errorf("read a list from a device: %q", fifo.Process.Listed)
+	}
 }

@@ -2,6 +2,8 @@ package endpoint
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,6 +64,9 @@ func (t *procTable) exec(ev *event.Event) {
 			p.Parent = p.Ancestors[0]
 		}
 	}
+	if ev.Actor.Session == "" && ev.Actor.Scope == "" {
+		ev.Actor.Scope = t.scopeLocked(p.PID, p.PPID, ev.Time, true)
+	}
 	img := &image{proc: *p, actor: ev.Actor, start: ev.Time, exec: true}
 	list := t.byPID[p.PID]
 	for _, old := range list {
@@ -120,12 +125,58 @@ func (t *procTable) procLocked(pid int64) (*image, bool) {
 		return nil, false
 	}
 	proc.PID = pid
+	if actor.Session == "" && actor.Scope == "" {
+		actor.Scope = t.scopeLocked(pid, proc.PPID, time.Time{}, true)
+	}
 	img := &image{proc: proc, actor: actor}
 	t.byPID[pid] = append(t.byPID[pid], img)
 	if len(t.byPID) > t.max {
 		t.evictLocked()
 	}
 	return img, true
+}
+
+// jobLaunchers start services and jobs: a process they start heads a
+// subtree of its own, one actor when no one is logged in (each cron job run,
+// each service a supervisor keeps).
+var jobLaunchers = map[string]bool{"cron": true, "crond": true, "anacron": true, "atd": true, "systemd": true,
+	"init": true, "launchd": true, "supervisord": true, "runsv": true, "s6-supervise": true, "containerd-shim": true,
+	"containerd-shim-runc-v2": true, "conmon": true, "runc": true, "tini": true, "dumb-init": true, "services.exe": true,
+	"svchost.exe": true, "taskeng.exe": true, "taskhostw.exe": true}
+
+// scopeLocked names the process subtree of a process with no login
+// session: the pid at its top, just below pid 1 or a job launcher, or the
+// nearest parent the table does not know (a shell started before
+// collection: its children are one job).
+func (t *procTable) scopeLocked(pid, ppid int64, at time.Time, lookup bool) string {
+	top, parent := pid, ppid
+	for range maxAncestry {
+		if parent <= 1 {
+			break
+		}
+		img := pick(t.byPID[parent], at)
+		if img == nil && lookup {
+			img, _ = t.procLocked(parent)
+		}
+		if img == nil {
+			top = parent
+			break
+		}
+		if jobLaunchers[baseName(exeOf(&img.proc))] {
+			break
+		}
+		top, parent = parent, img.proc.PPID
+	}
+	return strconv.FormatInt(top, 10)
+}
+
+func baseName(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' || p[i] == '\\' {
+			return strings.ToLower(p[i+1:])
+		}
+	}
+	return strings.ToLower(p)
 }
 
 // ancestryLocked walks the parent chain from ppid, nearest first.
@@ -180,6 +231,13 @@ func (t *procTable) enrich(ev *event.Event) {
 	img := pick(t.byPID[pid], ev.Time)
 	t.mu.RUnlock()
 	if img == nil || (!img.exec && ev.Process.Exe != "") {
+		if ev.Actor.Session == "" && ev.Actor.Scope == "" && ev.Process.PPID > 0 {
+			// A fork that never exec'd (tar writing its archive, a shell's
+			// subshell): its parent's subtree.
+			t.mu.RLock()
+			ev.Actor.Scope = t.scopeLocked(pid, ev.Process.PPID, ev.Time, false)
+			t.mu.RUnlock()
+		}
 		return
 	}
 	ev.Process = img.proc
