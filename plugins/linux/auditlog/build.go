@@ -105,6 +105,8 @@ func (a *Assembler) build(p *pending) *event.Event {
 	if source >= 0 {
 		ev.SourcePath = a.resolve(sc, c, cwd, children, parents, source)
 	}
+	// A directory deleted or renamed whole: everything below it went too.
+	ev.Dir = children[target].dir || source >= 0 && children[source].dir
 	return ev
 }
 

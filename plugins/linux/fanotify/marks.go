@@ -23,8 +23,11 @@ import (
 // the new directory+name, so a move-in knows where the file came from
 // (~/Documents → /tmp/stage is the staging signal) at no extra cost.
 // FAN_ONDIR brings directory renames, which invalidate cached paths, and
-// directories moved in whole.
-const markMask = unix.FAN_CREATE | unix.FAN_CLOSE_WRITE | unix.FAN_RENAME | unix.FAN_ONDIR
+// directories moved in whole. FAN_DELETE, and a FAN_RENAME whose new side
+// is not staging, take a file out of its staging group: temporary spills
+// and compiler intermediates deleted before an archive is made are not in
+// it.
+const markMask = unix.FAN_CREATE | unix.FAN_CLOSE_WRITE | unix.FAN_RENAME | unix.FAN_DELETE | unix.FAN_ONDIR
 
 // stagingDir is one StagingDirectoryList entry as given and as the kernel
 // spells it (symlinks resolved, cleaned). An entry with "*" elements

@@ -491,6 +491,8 @@ func (w *Watcher) decode(buf []byte, now time.Time) []*event.Event {
 				// Every path cached below the renamed directory is wrong now.
 				w.flushCache()
 			}
+		case ev.mask&unix.FAN_DELETE != 0:
+			batch = w.deleted(batch, ev, now, mono)
 		case ev.mask&unix.FAN_ONDIR != 0:
 			// mkdir: the files that follow are what staging is about.
 			w.filtered.Add(1)
@@ -577,23 +579,37 @@ func (w *Watcher) archiveFormat(path string) string {
 
 // renamed handles FAN_RENAME: a file or directory moved or renamed into a
 // staging directory is a move-in, with where it came from when that
-// resolves.
+// resolves; one moved out of a staging directory to a place that is not
+// one is a move-out (its files are in no archive made there after).
 func (w *Watcher) renamed(batch []*event.Event, ev rawEvent, now time.Time, mono int64) []*event.Event {
-	if !ev.dir.present() || ev.dir.name == nil {
-		// Only the old side is reported when the new directory is on no
-		// marked filesystem; such a move is out of scope.
-		w.filtered.Add(1)
-		return batch
-	}
-	path, ok := w.stagingPath(ev.dir, mono)
-	if !ok {
-		return batch
-	}
 	var source string
+	oldStaging := false
 	if ev.old.present() && ev.old.name != nil {
-		if oldDir, _, ok := w.resolve(ev.old, mono); ok {
-			source = joinName(oldDir, ev.old.name)
+		if oldDir, staging, ok := w.resolve(ev.old, mono); ok {
+			source, oldStaging = joinName(oldDir, ev.old.name), staging
 		}
+	}
+	var path string
+	newStaging := false
+	if ev.dir.present() && ev.dir.name != nil {
+		if dir, staging, ok := w.resolve(ev.dir, mono); ok {
+			path, newStaging = joinName(dir, ev.dir.name), staging
+		}
+	}
+	// The new side is missing when the new directory is on no marked
+	// filesystem: still a move out when the old one was staging.
+	if !newStaging {
+		if !oldStaging {
+			w.filtered.Add(1)
+			return batch
+		}
+		proc, actor := w.lookup(ev.pid)
+		out := w.newEvent(event.KindFileMoveOut, source, "", event.Unknown, proc, actor, now)
+		out.Dir = ev.mask&unix.FAN_ONDIR != 0
+		return append(batch, out)
+	}
+	if !oldStaging && !strings.HasPrefix(source, "/") {
+		source = ""
 	}
 	proc, actor := w.lookup(ev.pid)
 	if ev.mask&unix.FAN_ONDIR != 0 {
@@ -601,6 +617,23 @@ func (w *Watcher) renamed(batch []*event.Event, ev rawEvent, now time.Time, mono
 	}
 	size, when := statOf(path, now)
 	return append(batch, w.newEvent(event.KindFileMoveIn, path, source, size, proc, actor, when))
+}
+
+// deleted handles FAN_DELETE of a file (or an empty directory) in a
+// staging directory.
+func (w *Watcher) deleted(batch []*event.Event, ev rawEvent, now time.Time, mono int64) []*event.Event {
+	if !ev.dir.present() || ev.dir.name == nil {
+		w.malformed.Add(1)
+		return batch
+	}
+	path, ok := w.stagingPath(ev.dir, mono)
+	if !ok {
+		return batch
+	}
+	proc, actor := w.lookup(ev.pid)
+	out := w.newEvent(event.KindFileDelete, path, "", event.Unknown, proc, actor, now)
+	out.Dir = ev.mask&unix.FAN_ONDIR != 0
+	return append(batch, out)
 }
 
 // movedTree turns a directory moved into staging (`mv ~/Documents

@@ -292,6 +292,48 @@ func TestLiveFileEvents(t *testing.T) {
 	})
 }
 
+// Files deleted or moved out of a staging directory are reported, so the
+// correlator counts only what is still there when an archive is made.
+func TestDeletesAndMovesOut(t *testing.T) {
+	requireFanotify(t)
+	t.Parallel()
+	c := startWatcher(t, Options{Dirs: []string{"/tmp/"}})
+	stage := freshDir(t, "/tmp")
+	outside := freshDir(t, "/root") // same filesystem as /tmp, not staging
+
+	spill := filepath.Join(stage, "sortAbc123")
+	run(t, "sh", "-c", `echo spill > "$1"`, "sh", spill)
+	pid := run(t, "rm", spill)
+	if d := c.waitFor(t, "delete "+spill, is(event.KindFileDelete, spill, pid)); d.Dir {
+		t.Errorf("a file's delete says it is a directory")
+	}
+
+	f := filepath.Join(stage, "plan.docx")
+	run(t, "sh", "-c", `echo plan > "$1"`, "sh", f)
+	pid = run(t, "mv", f, filepath.Join(outside, "plan.docx"))
+	c.waitFor(t, "move-out "+f, is(event.KindFileMoveOut, f, pid))
+
+	tree := filepath.Join(stage, "loot")
+	run(t, "mkdir", tree)
+	run(t, "sh", "-c", `echo a > "$1"/a.docx`, "sh", tree)
+	pid = run(t, "mv", tree, filepath.Join(outside, "loot"))
+	if e := c.waitFor(t, "move-out "+tree, is(event.KindFileMoveOut, tree, pid)); !e.Dir {
+		t.Errorf("a directory's move-out does not say it is one: %+v", e)
+	}
+
+	// Renamed within staging: a move-in with its source, no move-out.
+	g := filepath.Join(stage, ".tmp-x")
+	run(t, "sh", "-c", `echo x > "$1"`, "sh", g)
+	h := filepath.Join(stage, "x.docx")
+	pid = run(t, "mv", g, h)
+	if e := c.waitFor(t, "move-in "+h, is(event.KindFileMoveIn, h, pid)); e.SourcePath != g {
+		t.Errorf("rename within staging: source %q, want %q", e.SourcePath, g)
+	}
+	if got := c.matching(func(e *event.Event) bool { return e.Kind == event.KindFileMoveOut && e.Path == g }); len(got) != 0 {
+		t.Errorf("a rename within staging reported as a move-out: %+v", got[0])
+	}
+}
+
 func TestOutsideStagingIsFiltered(t *testing.T) {
 	requireFanotify(t)
 	t.Parallel()
