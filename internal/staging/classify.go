@@ -45,6 +45,11 @@ type Command struct {
 	// Encrypted is set when the command line asks for a password or
 	// encryption (zip -P/-e, 7z -p, rar -hp, ditto --password…).
 	Encrypted bool
+	// Lists are files that hold the names of more inputs, one a line (tar
+	// -T, 7z and rar @listfile), as written; their names are relative to
+	// ListDir (tar -C) or the cwd.
+	Lists   []string
+	ListDir string
 }
 
 type toolFamily uint8

@@ -34,6 +34,11 @@ func classifyTar(args []string, style PathStyle) Command {
 			c.Output = value
 		case 'C':
 			dir = value
+		case 'T':
+			if value != "-" {
+				c.Lists = append(c.Lists, value)
+				c.ListDir = dir
+			}
 		}
 	}
 	bundle := func(letters string, next func() (string, bool), attached bool) {
@@ -114,6 +119,11 @@ func classifyTar(args []string, style PathStyle) Command {
 				c.Output = value
 			case "--directory":
 				dir = value
+			case "--files-from":
+				if value != "-" {
+					c.Lists = append(c.Lists, value)
+					c.ListDir = dir
+				}
 			}
 		case !endOpts && len(a) > 1 && a[0] == '-':
 			bundle(a[1:], next, true)
@@ -133,7 +143,7 @@ func classifyTar(args []string, style PathStyle) Command {
 		// No mode: tar refuses to run, so it cannot stage anything.
 		return Command{}
 	}
-	if c.Kind == CommandArchiver && len(c.Inputs) == 0 && dir != "" {
+	if c.Kind == CommandArchiver && len(c.Inputs) == 0 && len(c.Lists) == 0 && dir != "" {
 		c.Inputs = []string{dir}
 	}
 	return c
@@ -230,15 +240,52 @@ func classifyZip(args []string) Command {
 		return c
 	}
 	if c.Output == "" {
-		c.Output = pos[0]
+		// zip adds .zip to an archive named without a suffix.
+		c.Output = withSuffix(pos[0], ".zip")
 	}
 	c.Inputs = pos[1:]
 	return c
 }
 
+// withSuffix is the archive a tool writes when named name: name itself
+// when its last element has a suffix, else name with the tool's suffix
+// added (zip, 7z and rar add theirs).
+func withSuffix(name, suffix string) string {
+	if name == "" || name == "-" {
+		return name
+	}
+	base := name
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		base = name[i+1:]
+	}
+	if base == "" || strings.IndexByte(base, '.') > 0 {
+		return name
+	}
+	return name + suffix
+}
+
+// listOperands moves @listfile operands (7z, rar) to c.Lists.
+func listOperands(c *Command) {
+	kept := c.Inputs[:0:0]
+	for _, in := range c.Inputs {
+		if len(in) > 1 && in[0] == '@' {
+			c.Lists = append(c.Lists, in[1:])
+			continue
+		}
+		kept = append(kept, in)
+	}
+	c.Inputs = kept
+}
+
+// sevenZipSuffixes are what 7z adds to an archive named without a
+// suffix, by -t type.
+var sevenZipSuffixes = map[string]string{"7z": ".7z", "zip": ".zip", "tar": ".tar", "gzip": ".gz", "bzip2": ".bz2",
+	"xz": ".xz", "wim": ".wim", "zstd": ".zst"}
+
 func classify7z(args []string) Command {
 	var pos []string
 	c := Command{}
+	suffix := ".7z"
 	for i, a := range args {
 		if a == "--" {
 			pos = append(pos, args[i+1:]...)
@@ -253,6 +300,11 @@ func classify7z(args []string) Command {
 				c.Encrypted = true
 			case lower == "-so":
 				c.Output = "-"
+			case strings.HasPrefix(lower, "-t") && len(lower) > 2:
+				// The archive type picks the suffix 7z adds: -tzip .zip.
+				if ext, ok := sevenZipSuffixes[lower[2:]]; ok {
+					suffix = ext
+				}
 			}
 			continue
 		}
@@ -271,11 +323,12 @@ func classify7z(args []string) Command {
 	}
 	c.Tool = "7z"
 	if len(pos) > 1 && c.Output == "" {
-		c.Output = pos[1]
+		c.Output = withSuffix(pos[1], suffix)
 	}
 	if len(pos) > 2 {
 		c.Inputs = pos[2:]
 	}
+	listOperands(&c)
 	return c
 }
 
@@ -309,11 +362,12 @@ func classifyRar(args []string) Command {
 	}
 	c.Tool = "rar"
 	if len(pos) > 1 {
-		c.Output = pos[1]
+		c.Output = withSuffix(pos[1], ".rar")
 	}
 	if len(pos) > 2 {
 		c.Inputs = pos[2:]
 	}
+	listOperands(&c)
 	return c
 }
 

@@ -12,10 +12,10 @@ import (
 // the archiver that read it) and still be matched.
 const maxSkew = 10 * time.Second
 
-// maxActorsPerGroup bounds the distinct actors one staging group remembers;
-// a shared directory written by more users than this is not one person's
-// staging.
-const maxActorsPerGroup = 16
+// maxActorsPerGroup bounds the distinct actors one staging group remembers
+// (a file's actor is a byte): /tmp sees a new one for every cron job, and
+// actors with nothing left in the group are let go when it fills.
+const maxActorsPerGroup = 255
 
 // Stats are the correlator's counters.
 type Stats struct {
@@ -27,6 +27,8 @@ type Stats struct {
 	Stale           uint64 // older than TimeWindow behind the newest event (skipped)
 	Staged          uint64 // file events counted as staging
 	Ignored         uint64 // allowlisted by AllowedParents or AllowedPaths
+	Removed         uint64 // staged files deleted or moved out (they are in no later archive)
+	NotSteps        uint64 // archives written by copy, move, link, download or extraction, or by a process that never touched the staged files
 	ArchiveSteps    uint64 // archive steps (exec or archive file) seen
 	Extractions     uint64 // extractor execs seen (never detected)
 	EncryptionSteps uint64 // encryptions matched to an archive step
@@ -85,10 +87,12 @@ type group struct {
 	inRoot       bool // files directly in the staging root
 	files        map[string]*fileRec
 	actors       []actorRec
+	lastActor    int // index of the actor of the last event: most events repeat it
 	evidence     []evRec
 	overflowSeen []uint64 // bitmap of hashed paths past the caps
 	first, last  int64
 	nextPrune    int64 // when a full group may be pruned again
+	nextCompact  int64 // when a full actor list may be compacted again
 	prev, next   *group
 }
 
@@ -103,10 +107,26 @@ type fileRec struct {
 	display     string
 	size        int64
 	first, last int64
+	gone        int64 // when it was deleted or moved out; 0 while it is there
 	pid         int64
 	actor       uint8
 	category    category
+	how         arrival
+	// src is where it came from as far as the event or the copy tool's
+	// arguments say (a path, raw, possibly relative to srcCwd); empty when
+	// not known.
+	src, srcCwd string
 }
+
+// arrival is how a staged file came to be: written in place, copied, or
+// moved.
+type arrival uint8
+
+const (
+	arrivedCreated arrival = iota
+	arrivedCopied
+	arrivedMoved
+)
 
 type evRec struct {
 	time  int64
@@ -137,7 +157,7 @@ type step struct {
 	output    string // normalized; "-" standard output
 	outDisp   string
 	refs      []string // normalized paths the step reads
-	rootFiles []string // root groups covered whole (archive-file steps)
+	globs     []string // normalized wildcard patterns the step reads (zip x.zip '/tmp/*.docx')
 	encrypted bool
 	enc       *encryption
 	emitted   bool
@@ -245,9 +265,11 @@ func (c *Correlator) Observe(ev *event.Event) []event.Detection {
 	case event.KindFileCreate, event.KindFileWrite, event.KindFileMoveIn, event.KindFileCopy:
 		c.stats.FileEvents++
 		return c.observeFile(ev, t)
-	case event.KindFileDelete:
-		// A deleted staged file still shows that staging happened.
+	case event.KindFileDelete, event.KindFileMoveOut:
+		// A staged file deleted or moved out is in no archive made after:
+		// temporary spills, compiler intermediates, editors' swap files.
 		c.stats.FileEvents++
+		c.observeRemoval(ev.Path, &ev.Process, ev.Dir, t)
 		return nil
 	}
 	c.stats.Invalid++
@@ -333,6 +355,11 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 		c.stats.Invalid++
 		return nil
 	}
+	if ev.Kind == event.KindFileMoveIn && ev.SourcePath != "" {
+		// What was moved is no longer where it was: out of another group,
+		// or out of the staging directories altogether.
+		c.observeRemoval(ev.SourcePath, &ev.Process, ev.Dir, t)
+	}
 	if !c.style.isAbs(raw) {
 		if ev.Process.Cwd == "" {
 			return nil
@@ -355,11 +382,11 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 		c.stats.Ignored++
 		return nil
 	}
-	pid := ev.Process.PID
 	isArchive := hasArchiveExt(norm) || archiveByContent(norm, ev.ArchiveFormat)
-	if s := c.execStepOf(pid, t); s != nil {
-		// The archiver's own write. Written to its stdout (gzip > x.gz),
-		// the step learns its archive here.
+	if s := c.ownStepOf(&ev.Process, norm, t); s != nil {
+		// The archiver's own write (or its forked child's: GNU tar writes
+		// the archive from a fork before exec'ing gzip). Written to its
+		// stdout (gzip > x.gz), the step learns its archive here.
 		if isArchive && s.kind == CommandArchiver && (s.output == "" || s.output == "-") {
 			s.output, s.outDisp = norm, raw
 			if s.emitted {
@@ -376,10 +403,181 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 			out = c.reevaluateLate(g, norm, t, out)
 		}
 	}
-	if isArchive && !isDownloader(c.style.baseName(ev.Process.Exe)) {
+	if isArchive && c.buildsArchive(ev) {
 		out = c.archiveFileStep(ev, t, raw, norm, pl, out)
+	} else if isArchive {
+		c.stats.NotSteps++
 	}
 	return out
+}
+
+// ownStepOf returns the archiver or extractor step whose own write this is:
+// the process's exec step, or its parent's when the process is a fork of it
+// that did not exec (same executable), or any recent step of the same actor
+// that names this very file as its archive.
+func (c *Correlator) ownStepOf(p *event.Process, norm string, t int64) *step {
+	if s := c.execStepOf(p.PID, t); s != nil {
+		return s
+	}
+	if p.PPID > 0 {
+		if s := c.execStepOf(p.PPID, t); s != nil && (s.exe == p.Exe || s.output == norm) {
+			return s
+		}
+	}
+	return nil
+}
+
+// buildsArchive reports whether an archive file appearing with ev can be
+// one the writer built: not one copied, moved, linked, downloaded or
+// unpacked into place, which is a file that was an archive already.
+func (c *Correlator) buildsArchive(ev *event.Event) bool {
+	switch ev.Kind {
+	case event.KindFileMoveIn, event.KindFileCopy:
+		return false
+	}
+	if ev.SourcePath != "" {
+		return false // a link or copy whose source the sensor saw
+	}
+	base := c.style.baseName(ev.Process.Exe)
+	if base == "" && len(ev.Process.Argv) > 0 {
+		base = c.style.baseName(ev.Process.Argv[0])
+	}
+	if isDownloader(base) || isCopier(base) {
+		return false
+	}
+	if info, ok := lookupTool(base); ok {
+		switch info.family {
+		case famCopy, famUnzip, famUnrar, famDecompressor, famExpand:
+			return false
+		case famDitto:
+			// ditto copies unless it runs with -c (then it has a step).
+			return false
+		case famTar, famZip, fam7z, famRar, famCompressor, famCpio, famMakecab, famHdiutil, famAppleArchive:
+			// A known archiver with no step of its own: one
+			// ArchivingCommandPatterns leaves out, or a mode that makes no
+			// archive. Its writes are not a script's.
+			return false
+		}
+	}
+	return true
+}
+
+// arrivalOf says how the file of ev came to be there and where from: moved
+// or copied as the sensor saw it (a rename, a copy event with its source),
+// copied by a copy tool (its first source operand, relative to its cwd), or
+// created in place (a touch, an editor, a redirection, any other writer).
+func (c *Correlator) arrivalOf(ev *event.Event) (arrival, string, string) {
+	switch ev.Kind {
+	case event.KindFileMoveIn:
+		return arrivedMoved, ev.SourcePath, ""
+	case event.KindFileCopy:
+		return arrivedCopied, ev.SourcePath, ""
+	}
+	if ev.SourcePath != "" {
+		return arrivedCopied, ev.SourcePath, "" // a link
+	}
+	base := c.style.baseName(ev.Process.Exe)
+	info, known := lookupTool(base)
+	switch {
+	case known && info.family == famCopy:
+		if info.name == "mv" || info.name == "gmv" {
+			// mv across file systems copies, then deletes the source.
+			return arrivedMoved, firstSource(info.name, ev.Process.Argv), ev.Process.Cwd
+		}
+		return arrivedCopied, firstSource(info.name, ev.Process.Argv), ev.Process.Cwd
+	case isCopier(base) || isFileManager(base):
+		return arrivedCopied, "", ""
+	}
+	return arrivedCreated, "", ""
+}
+
+// copyValueOptions are, per copy tool, the one-letter options that take
+// the next word as their value.
+var copyValueOptions = map[string]string{"cp": "S", "gcp": "S", "mv": "S", "gmv": "S", "install": "mogS",
+	"rsync": "ef", "scp": "iPoFlScJ"}
+
+// firstSource is the first source operand of a copy tool's command line
+// (cp, rsync, scp, mv, install: sources first, the destination last, or
+// after -t), as written; empty when there is none to tell.
+func firstSource(tool string, argv []string) string {
+	if len(argv) < 2 {
+		return ""
+	}
+	valued := copyValueOptions[tool]
+	target := false // -t DIR / --target-directory: every operand is a source
+	first, positionals := "", 0
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "-t" || a == "--target-directory":
+			target = true
+			i++
+		case strings.HasPrefix(a, "--target-directory="):
+			target = true
+		case len(a) == 2 && a[0] == '-' && strings.IndexByte(valued, a[1]) >= 0:
+			i++ // the option's value
+		case len(a) > 1 && a[0] == '-':
+		default:
+			if positionals == 0 {
+				first = a
+			}
+			positionals++
+		}
+	}
+	if positionals >= 2 || target && positionals == 1 {
+		return first
+	}
+	return ""
+}
+
+// observeRemoval marks the staged file at path (or, for a directory, every
+// staged file at or below it) as gone from time t: an archive made after
+// does not hold it.
+func (c *Correlator) observeRemoval(path string, p *event.Process, dir bool, t int64) {
+	if path == "" {
+		return
+	}
+	if !c.style.isAbs(path) {
+		if p.Cwd == "" {
+			return
+		}
+		path = ResolvePath(p.Cwd, path, c.style)
+	}
+	norm := c.style.normalize(path)
+	pl, ok := locate(c.roots, c.style, norm)
+	if !ok || pl.isRoot {
+		return
+	}
+	if whole := c.groups[norm]; whole != nil {
+		// A staged directory itself (rm -r /tmp/loot, mv /tmp/loot ~).
+		c.markGone(whole, "", t)
+		return
+	}
+	g := c.groups[pl.group]
+	if g == nil {
+		return
+	}
+	if f := g.files[norm]; f != nil {
+		if f.gone == 0 && t >= f.last {
+			f.gone = t
+			c.stats.Removed++
+		}
+		return
+	}
+	if dir {
+		c.markGone(g, norm, t)
+	}
+}
+
+// markGone marks g's files at or below prefix (all of them for "") gone
+// from t. It walks the group, so it runs only for a directory.
+func (c *Correlator) markGone(g *group, prefix string, t int64) {
+	for k, f := range g.files {
+		if f.gone == 0 && t >= f.last && (prefix == "" || c.style.under(k, prefix)) {
+			f.gone = t
+			c.stats.Removed++
+		}
+	}
 }
 
 // stage records a staged file event in its group.
@@ -408,7 +606,7 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 		c.groups[g.key] = g
 		c.pushBack(g)
 	}
-	ai := g.actorIndex(ev.Actor)
+	ai := c.actorIndex(g, &ev.Actor)
 	if ai < 0 {
 		c.stats.Dropped.Actors++
 		return nil
@@ -421,18 +619,30 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 		g.last = t
 		c.moveToBack(g)
 	}
+	how, src, srcCwd := c.arrivalOf(ev)
+	var renamed *fileRec
 	if ev.Kind == event.KindFileMoveIn && ev.SourcePath != "" && c.style.isAbs(ev.SourcePath) {
 		// A rename inside the group (rsync's and editors' temporary names,
-		// `mv a b`) is one file under a new name, not a second file.
-		if src := c.style.normalize(ev.SourcePath); src != norm && g.files[src] != nil {
-			delete(g.files, src)
-			c.files--
+		// `mv a b`) is one file under a new name, not a second file: it
+		// keeps how it came and from where.
+		if sn := c.style.normalize(ev.SourcePath); sn != norm {
+			if old := g.files[sn]; old != nil {
+				renamed = old
+				delete(g.files, sn)
+				c.files--
+				how, src, srcCwd = old.how, old.src, old.srcCwd
+			}
 		}
 	}
 	size := ev.Size
 	if f := g.files[norm]; f != nil && ev.Recovered {
 		// Seen before the loss: what the sensor said of it stands.
 		return g
+	} else if f != nil && (f.gone != 0 && t >= f.gone || !sameActor(&g.actors[f.actor].actor, &ev.Actor) && t >= f.last) {
+		// Recreated after it went, or rewritten by someone else: a new
+		// file, with its own actor and times.
+		*f = fileRec{display: f.display, size: max(size, 0), first: t, last: t, pid: ev.Process.PID, actor: uint8(ai),
+			category: categorize(norm, c.style), how: how, src: src, srcCwd: srcCwd}
 	} else if f != nil {
 		if t >= f.last {
 			f.last = t
@@ -450,8 +660,12 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 		if c.style.folds() && len(raw) == len(norm) {
 			display = raw
 		}
-		g.files[norm] = &fileRec{display: display, size: max(size, 0), first: t, last: t,
-			pid: ev.Process.PID, actor: uint8(ai), category: categorize(norm, c.style)}
+		first := t
+		if renamed != nil && renamed.gone == 0 {
+			first = min(first, renamed.first)
+		}
+		g.files[norm] = &fileRec{display: display, size: max(size, 0), first: first, last: t,
+			pid: ev.Process.PID, actor: uint8(ai), category: categorize(norm, c.style), how: how, src: src, srcCwd: srcCwd}
 		c.files++
 	} else {
 		a := &g.actors[ai]
@@ -514,17 +728,70 @@ func (g *group) firstOverflow(path string) bool {
 	return true
 }
 
-func (g *group) actorIndex(a event.Actor) int {
+// actorIndex returns the index of a's actor in g, adding it; -1 when the
+// group holds maxActorsPerGroup actors that all still have files there.
+func (c *Correlator) actorIndex(g *group, a *event.Actor) int {
+	if g.lastActor < len(g.actors) && sameActor(&g.actors[g.lastActor].actor, a) {
+		return g.lastActor
+	}
 	for i := range g.actors {
-		if g.actors[i].actor == a {
+		if sameActor(&g.actors[i].actor, a) {
+			g.lastActor = i
 			return i
 		}
 	}
-	if len(g.actors) >= maxActorsPerGroup {
+	if len(g.actors) >= maxActorsPerGroup && !c.compactActors(g) {
 		return -1
 	}
-	g.actors = append(g.actors, actorRec{actor: a})
-	return len(g.actors) - 1
+	g.actors = append(g.actors, actorRec{actor: *a})
+	g.lastActor = len(g.actors) - 1
+	return g.lastActor
+}
+
+// compactActors lets go of the actors of a full group that have nothing
+// left in it within the window (no file, no evidence, no count past the
+// caps), and reports whether there is room now. Like pruneFiles it walks
+// the group, so it runs at most once per sweep step.
+func (c *Correlator) compactActors(g *group) bool {
+	if c.now < g.nextCompact {
+		return false
+	}
+	g.nextCompact = c.now + c.sweepStep
+	limit := c.now - c.window
+	used := make([]bool, len(g.actors))
+	for k, f := range g.files {
+		if f.last < limit {
+			delete(g.files, k)
+			c.files--
+			continue
+		}
+		used[f.actor] = true
+	}
+	kept := g.evidence[:0]
+	for _, e := range g.evidence {
+		if e.time >= limit {
+			kept = append(kept, e)
+			used[e.actor] = true
+		}
+	}
+	g.evidence = kept
+	remap := make([]uint8, len(g.actors))
+	actors := g.actors[:0]
+	for i, a := range g.actors {
+		if used[i] || a.overflowFiles > 0 && a.overflowLast >= limit {
+			remap[i] = uint8(len(actors))
+			actors = append(actors, a)
+		}
+	}
+	g.actors = actors
+	for _, f := range g.files {
+		f.actor = remap[f.actor]
+	}
+	for i := range g.evidence {
+		g.evidence[i].actor = remap[g.evidence[i].actor]
+	}
+	g.lastActor = 0
+	return len(g.actors) < maxActorsPerGroup
 }
 
 func (c *Correlator) pushBack(g *group) {
@@ -588,18 +855,23 @@ func (c *Correlator) Keeps(ev *event.Event) bool {
 		}
 		return c.ofInterest(c.style.baseName(exe))
 	case ev.Kind.IsFile():
-		raw := ev.Path
-		if raw == "" {
-			return false
-		}
-		if !c.style.isAbs(raw) {
-			if ev.Process.Cwd == "" {
-				return false
-			}
-			raw = ResolvePath(ev.Process.Cwd, raw, c.style)
-		}
-		_, ok := locate(c.roots, c.style, c.style.normalize(raw))
-		return ok
+		// A file event under a staging root, or a move whose source was
+		// under one (what left a group matters as much as what came).
+		return c.underRoot(ev.Path, ev.Process.Cwd) || ev.SourcePath != "" && c.underRoot(ev.SourcePath, ev.Process.Cwd)
 	}
 	return false
+}
+
+func (c *Correlator) underRoot(raw, cwd string) bool {
+	if raw == "" {
+		return false
+	}
+	if !c.style.isAbs(raw) {
+		if cwd == "" {
+			return false
+		}
+		raw = ResolvePath(cwd, raw, c.style)
+	}
+	_, ok := locate(c.roots, c.style, c.style.normalize(raw))
+	return ok
 }

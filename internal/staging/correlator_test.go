@@ -45,6 +45,13 @@ func copyInto(start time.Duration, pid int64, exe string, actor event.Actor, pat
 	return out
 }
 
+// scriptWrite is a process (not seen exec'ing as an archiver) writing an
+// archive, with its cwd and command line as the process table gives them.
+func scriptWrite(at time.Duration, pid int64, cwd, archive string, argv ...string) *event.Event {
+	return &event.Event{Time: t0.Add(at), Kind: event.KindFileWrite, Path: archive, Size: 50_000, Actor: alice, Source: "fanotify",
+		Process: event.Process{PID: pid, PPID: 100, Exe: argv[0], Argv: argv, Cwd: cwd}}
+}
+
 func seq(parts ...[]*event.Event) []*event.Event {
 	var out []*event.Event
 	for _, p := range parts {
@@ -165,19 +172,37 @@ func TestScenarios(t *testing.T) {
 			want: 1, staging: "/dev/shm/s", archive: "/dev/shm/s/one.db.gz", files: 2,
 		},
 		{
+			// The script gathered the files itself, then zipped them.
 			name: "archive written by a python script (zipfile)",
 			cfg:  linuxCfg,
 			events: seq(copyInto(0, 204, "/usr/bin/python3.12", alice, "/tmp/loot/a.docx", "/tmp/loot/b.docx", "/tmp/loot/c.pdf"),
 				one(fileEv(30*time.Second, event.KindFileCreate, "/tmp/loot.zip", 0, 204, "/usr/bin/python3.12", alice)),
 				one(fileEv(31*time.Second, event.KindFileWrite, "/tmp/loot.zip", 500_000, 204, "/usr/bin/python3.12", alice))),
 			want: 1, staging: "/tmp/loot", archive: "/tmp/loot.zip", files: 3,
-			reason: []string{"archived them with python3.12 into /tmp/loot.zip"},
+			reason: []string{"alice (pts/0) created 3 files", "archived them with python3.12 into /tmp/loot.zip"},
+		},
+		{
+			name: "a python script naming the staged dir zips it",
+			cfg:  linuxCfg,
+			events: seq(copyInto(0, 200, "/usr/bin/cp", alice, "/tmp/loot/a.docx", "/tmp/loot/b.docx"),
+				one(scriptWrite(time.Minute, 206, "/home/alice", "/tmp/loot.zip", "/usr/bin/python3", "pack.py", "/tmp/loot", "/tmp/loot.zip"))),
+			want: 1, staging: "/tmp/loot", archive: "/tmp/loot.zip", files: 2,
+			reason: []string{"archived them with pack.py (python3) into /tmp/loot.zip"},
+		},
+		{
+			// It never ran in /tmp/loot nor named it: it could not have
+			// read those files.
+			name: "a program writing an archive beside staged files it never touched is quiet",
+			cfg:  linuxCfg,
+			events: seq(copyInto(0, 200, "/usr/bin/cp", alice, "/tmp/loot/a.docx", "/tmp/loot/b.docx"),
+				one(scriptWrite(time.Minute, 207, "/home/alice/src", "/tmp/loot.zip", "/usr/bin/python3", "build.py", "--out", "/tmp/loot.zip"))),
+			want: 0,
 		},
 		{
 			name: "archive written inside the staged dir by a script",
 			cfg:  linuxCfg,
 			events: seq(copyInto(0, 205, "/usr/bin/cp", alice, "/mnt/usb/docs/a.docx", "/mnt/usb/docs/b.docx"),
-				one(fileEv(time.Minute, event.KindFileWrite, "/mnt/usb/docs/out.tar.gz", 10_000, 405, "/usr/bin/perl", alice))),
+				one(scriptWrite(time.Minute, 405, "/mnt/usb/docs", "/mnt/usb/docs/out.tar.gz", "/usr/bin/perl", "pack.pl"))),
 			want: 1, staging: "/mnt/usb", archive: "/mnt/usb/docs/out.tar.gz", files: 2,
 		},
 		{
@@ -305,7 +330,7 @@ func TestScenarios(t *testing.T) {
 		{
 			name: "Windows 7z.exe over a user temp dir",
 			cfg:  winCfg,
-			events: seq(copyInto(0, 4100, `C:\Windows\System32\cmd.exe`, winBob,
+			events: seq(copyInto(0, 4100, `C:\Windows\System32\xcopy.exe`, winBob,
 				`C:\Users\Bob\AppData\Local\Temp\x\Q3 plan.docx`, `C:\Users\Bob\AppData\Local\Temp\x\ledger.xlsx`, `C:\Users\Bob\AppData\Local\Temp\x\mail\box.pst`),
 				one(execEv(3*time.Minute, 4200, 4000, `C:\Users\bob`, winBob, []string{`C:\Windows\explorer.exe`},
 					`C:\Program Files\7-Zip\7z.exe`, "a", "-pHunter2", `C:\Users\bob\AppData\Local\Temp\x.7z`, `C:\Users\bob\AppData\Local\Temp\x\*`)),
@@ -427,7 +452,8 @@ func TestScenarios(t *testing.T) {
 			cfg:  linuxCfg,
 			events: seq(copyInto(0, 420, "/usr/bin/cp", alice, "/tmp/loot/a.docx", "/tmp/loot/b.docx"),
 				[]*event.Event{{Time: t0.Add(time.Minute), Kind: event.KindFileWrite, Path: "/tmp/loot.dat", Size: 900, Actor: alice,
-					Source: "fanotify", ArchiveFormat: "gzip", Process: event.Process{PID: 421, PPID: 1, Exe: "/tmp/.x/helper"}}}),
+					Source: "fanotify", ArchiveFormat: "gzip", Process: event.Process{PID: 421, PPID: 1, Exe: "/tmp/.x/helper",
+						Argv: []string{"/tmp/.x/helper", "-c", "/tmp/loot"}, Cwd: "/home/alice"}}}),
 			want: 1, staging: "/tmp/loot", archive: "/tmp/loot.dat", files: 2,
 		},
 		{

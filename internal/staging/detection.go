@@ -101,6 +101,33 @@ var downloaders = map[string]bool{"curl": true, "wget": true, "firefox": true, "
 	"msedge": true, "safari": true, "brave": true, "opera": true, "aria2c": true, "bitsadmin": true,
 	"svchost": true, "nsurlsessiond": true, "transmission-daemon": true, "git": true, "git-remote-https": true}
 
+// copiers put a file in place that existed already: linked, installed,
+// transferred, unpacked by a package manager, piped through. An archive
+// they write was an archive before.
+var copiers = map[string]bool{"ln": true, "link": true, "cat": true, "tee": true, "sftp-server": true, "sshd": true,
+	"install": true, "dpkg": true, "dpkg-deb": true, "apt": true, "apt-get": true, "rpm": true, "dnf": true, "yum": true,
+	"zypper": true, "pacman": true, "apk": true, "snap": true, "snapd": true, "flatpak": true, "pip": true, "pip3": true,
+	"npm": true, "yarn": true, "brew": true, "installer": true, "msiexec": true, "smbd": true, "nfsd": true,
+	"rclone": true, "s3cmd": true, "aws": true, "gsutil": true, "azcopy": true, "docker": true, "containerd": true,
+	"podman": true, "skopeo": true}
+
+func isCopier(base string) bool {
+	var buf [32]byte
+	n := toolKey(base, &buf)
+	return n > 0 && copiers[string(buf[:n])]
+}
+
+// fileManagers copy what a person drags; they can also build a zip
+// ("Send to compressed folder"), so an archive they write still counts.
+var fileManagers = map[string]bool{"explorer": true, "finder": true, "nautilus": true, "dolphin": true, "thunar": true,
+	"nemo": true, "caja": true, "pcmanfm": true}
+
+func isFileManager(base string) bool {
+	var buf [32]byte
+	n := toolKey(base, &buf)
+	return n > 0 && fileManagers[string(buf[:n])]
+}
+
 func isDownloader(base string) bool {
 	var buf [32]byte
 	n := toolKey(base, &buf)
@@ -145,7 +172,7 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 	if d.ArchivePath == "-" {
 		d.ArchivePath = ""
 	}
-	d.Reason = reason(s, &d, t.cats, len(t.groups))
+	d.Reason = reason(s, &d, &t)
 	return d, true
 }
 
@@ -162,8 +189,64 @@ type tally struct {
 	files, bytes int64
 	first        int64 // the earliest staging time among them, unix ns
 	cats         [5]int64
+	how          [3]int64 // files created, copied, moved
+	sources      sourceCount
 	groups       []groupCount
 	evidence     []event.Evidence
+}
+
+// sourceCount counts the directories staged files came from.
+type sourceCount struct {
+	dirs []string
+	n    []int
+}
+
+func (sc *sourceCount) add(dir string) {
+	if dir == "" {
+		return
+	}
+	for i, d := range sc.dirs {
+		if d == dir {
+			sc.n[i]++
+			return
+		}
+	}
+	sc.dirs = append(sc.dirs, dir)
+	sc.n = append(sc.n, 1)
+}
+
+// top is the directory most files came from and how many others there are.
+func (sc *sourceCount) top() (string, int) {
+	best := -1
+	for i := range sc.dirs {
+		if best < 0 || sc.n[i] > sc.n[best] || sc.n[i] == sc.n[best] && sc.dirs[i] < sc.dirs[best] {
+			best = i
+		}
+	}
+	if best < 0 {
+		return "", 0
+	}
+	return sc.dirs[best], len(sc.dirs) - 1
+}
+
+// sourceOf is the directory a staged file came from, as far as known: the
+// directory of the source the sensor or the copy tool's arguments gave, or
+// the source itself when it was a directory copied whole (cp -r ~/.ssh).
+func (c *Correlator) sourceOf(f *fileRec, path string) string {
+	if f.src == "" || f.how == arrivedCreated {
+		return ""
+	}
+	src := f.src
+	if !c.style.isAbs(src) && (f.srcCwd == "" || strings.Contains(src, ":")) {
+		return "" // relative with no cwd, or remote (host:path)
+	}
+	src = c.style.displayPath(f.srcCwd, src)
+	// A directory copied whole (cp -r ~/.ssh /dev/shm) is the staged
+	// file's parent by name; a file operand is one of several siblings.
+	if base := c.style.baseName(src); base != "" && strings.Contains(f.display, string(c.style.sep())+base+string(c.style.sep())) {
+		return src
+	}
+	return c.style.dir(src)
 }
 
 type groupCount struct {
@@ -179,7 +262,7 @@ func (c *Correlator) tally(s *step) tally {
 			continue
 		}
 		all, refs := c.coverage(s, g)
-		if !all && len(refs) == 0 {
+		if !all && len(refs) == 0 && (!g.inRoot || len(s.globs) == 0 && (s.output == "" || s.output == "-")) {
 			continue
 		}
 		covered := func(path string, pid int64, actor uint8, firstT, lastT int64) bool {
@@ -192,10 +275,13 @@ func (c *Correlator) tally(s *step) tally {
 			if !sameActor(&g.actors[actor].actor, &s.actor) {
 				return false
 			}
-			return all || fileCovered(c.style, path, refs)
+			return all || fileCovered(c.style, path, refs) || g.inRoot && c.rootNamed(s, path)
 		}
 		var n int64
 		for k, f := range g.files {
+			if f.gone != 0 && f.gone <= s.time {
+				continue // deleted or moved out before the step: not in the archive
+			}
 			if !covered(k, f.pid, f.actor, f.first, f.last) {
 				continue
 			}
@@ -203,6 +289,8 @@ func (c *Correlator) tally(s *step) tally {
 			t.bytes += f.size
 			t.cats[f.category]++
 			t.first = min(t.first, f.first)
+			t.how[f.how]++
+			t.sources.add(c.sourceOf(f, k))
 		}
 		if all {
 			// Files past the caps were counted, not kept: a step over the
@@ -221,7 +309,11 @@ func (c *Correlator) tally(s *step) tally {
 		t.files += n
 		t.groups = append(t.groups, groupCount{g, n})
 		for _, e := range g.evidence {
-			if covered(c.style.normalize(e.path), e.pid, e.actor, e.time, e.time) {
+			norm := c.style.normalize(e.path)
+			if f := g.files[norm]; f != nil && f.gone != 0 && f.gone <= s.time || e.kind.Removes() {
+				continue
+			}
+			if covered(norm, e.pid, e.actor, e.time, e.time) {
 				t.evidence = append(t.evidence, event.Evidence{Time: time.Unix(0, e.time).UTC(), Kind: e.kind.String(),
 					Path: e.path, Size: max(e.size, 0), PID: e.pid, Process: e.exe, Actor: g.actors[e.actor].actor.String()})
 			}
@@ -342,17 +434,50 @@ func severity(score int) string {
 	return "low"
 }
 
-func reason(s *step, d *event.Detection, cats [5]int64, groups int) string {
+// reason says what happened as a person would: who, how the files came
+// (copied from where, moved, created in place), what they were, where,
+// which archiver or script packed them, and how long it all took.
+func reason(s *step, d *event.Detection, t *tally) string {
 	var b strings.Builder
 	b.WriteString(shortActor(&s.actor))
-	fmt.Fprintf(&b, " copied %d %s", d.FileCount, plural(d.FileCount, "file", "files"))
+	var verbs []string
+	from, others := t.sources.top()
+	for _, x := range []struct {
+		how  arrival
+		verb string
+	}{{arrivedCopied, "copied"}, {arrivedMoved, "moved"}, {arrivedCreated, "created"}} {
+		n := t.how[x.how]
+		if n == 0 {
+			continue
+		}
+		v := fmt.Sprintf("%s %d %s", x.verb, n, plural(n, "file", "files"))
+		if x.how != arrivedCreated && from != "" && len(verbs) == 0 {
+			v += " from " + from
+			if others > 0 {
+				v += fmt.Sprintf(" and %d other %s", others, plural(int64(others), "place", "places"))
+			}
+		}
+		verbs = append(verbs, v)
+	}
+	if overflow := d.FileCount - t.how[0] - t.how[1] - t.how[2]; overflow > 0 {
+		// Files past the caps are counted, not kept, so how they came is
+		// not known.
+		verbs = append(verbs, fmt.Sprintf("staged %d more %s", overflow, plural(overflow, "file", "files")))
+	}
+	switch len(verbs) {
+	case 0:
+	case 1:
+		b.WriteString(" " + verbs[0])
+	default:
+		b.WriteString(" " + strings.Join(verbs[:len(verbs)-1], ", ") + " and " + verbs[len(verbs)-1])
+	}
 	var detail []string
 	for _, x := range []struct {
 		c          category
 		one, other string
 	}{{catDocument, "document", "documents"}, {catKey, "key or secret", "keys or secrets"},
 		{catDatabase, "database", "databases"}, {catMail, "mail store", "mail stores"}} {
-		if n := cats[x.c]; n > 0 {
+		if n := t.cats[x.c]; n > 0 {
 			detail = append(detail, fmt.Sprintf("%d %s", n, plural(n, x.one, x.other)))
 		}
 	}
@@ -363,7 +488,7 @@ func reason(s *step, d *event.Detection, cats [5]int64, groups int) string {
 		b.WriteString(" (" + strings.Join(detail, ", ") + ")")
 	}
 	b.WriteString(" into " + d.StagingPath)
-	if groups > 1 {
+	if groups := len(t.groups); groups > 1 {
 		fmt.Fprintf(&b, " and %d other %s", groups-1, plural(int64(groups-1), "location", "locations"))
 	}
 	b.WriteString(" and archived them with " + s.tool)
@@ -399,6 +524,9 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
+// humanDuration renders how long staging took, to the second and never
+// more than it was: "1s" under a second, "45s", "3m" (180 s), "3m20s",
+// "1h5m" (to the minute past an hour).
 func humanDuration(d time.Duration) string {
 	switch {
 	case d < time.Second:
@@ -406,9 +534,17 @@ func humanDuration(d time.Duration) string {
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d/time.Second))
 	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(math.Ceil(d.Minutes())))
+		m, sec := int(d/time.Minute), int(d%time.Minute/time.Second)
+		if sec == 0 {
+			return fmt.Sprintf("%dm", m)
+		}
+		return fmt.Sprintf("%dm%ds", m, sec)
 	}
-	return d.Round(time.Minute).String()
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	if m == 0 {
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dh%dm", h, m)
 }
 
 // shortActor is the actor as a sentence subject: "root (auid 1000, pts/0)".

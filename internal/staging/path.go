@@ -127,6 +127,15 @@ func (s PathStyle) baseName(p string) string {
 	return p
 }
 
+// dir is p without its last element (and the separator before it).
+func (s PathStyle) dir(p string) string {
+	d := p[:len(p)-len(s.baseName(p))]
+	for len(d) > 1 && s.isSep(d[len(d)-1]) {
+		d = d[:len(d)-1]
+	}
+	return d
+}
+
 // isAbs reports whether p is absolute in style s.
 func (s PathStyle) isAbs(p string) bool {
 	if s != Windows {

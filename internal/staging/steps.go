@@ -7,10 +7,25 @@ import (
 	"github.com/stagewatch/stagewatch/internal/event"
 )
 
-// sameActor reports whether two events come from one actor: the same login
-// (audit) uid when both are known, else the same uid, user name or session;
-// with nothing to compare, they are taken as one.
+// sameActor reports whether two events come from one actor. Actors are
+// people in sessions and services in their process subtrees, not uids:
+// two events with login sessions (audit ses, a Windows logon id, a macOS
+// audit session) are one actor only in one session; two with no login are
+// one only in one process subtree (Scope: a service, a cron job), so root's
+// services, jobs and package managers are not pooled; a login session and
+// a service are never one. Where the sensor tells neither, the same login
+// uid, else uid, else user name; with nothing to compare, they are one.
 func sameActor(a, b *event.Actor) bool {
+	if a.Session != "" && b.Session != "" {
+		return a.Session == b.Session && sameWho(a, b)
+	}
+	if a.Scope != "" || b.Scope != "" {
+		return a.Scope == b.Scope
+	}
+	return sameWho(a, b)
+}
+
+func sameWho(a, b *event.Actor) bool {
 	switch {
 	case a.AUID >= 0 && b.AUID >= 0:
 		return a.AUID == b.AUID
@@ -18,8 +33,6 @@ func sameActor(a, b *event.Actor) bool {
 		return a.UID == b.UID
 	case a.User != "" && b.User != "":
 		return strings.EqualFold(a.User, b.User)
-	case a.Session != "" && b.Session != "":
-		return a.Session == b.Session
 	}
 	return true
 }
@@ -145,13 +158,32 @@ func (c *Correlator) archiveStep(ev *event.Event, key stepKey, exe string, cmd C
 		if in == "-" || in == "" {
 			continue
 		}
-		s.refs = append(s.refs, ResolvePath(p.Cwd, c.style.stripGlob(in), c.style))
+		if glob := c.style.stripGlob(in); glob != in {
+			// A wildcard the tool expands itself (zip x.zip '*.docx'): the
+			// files it matches, and the directories it selects from.
+			s.globs = append(s.globs, ResolvePath(p.Cwd, in, c.style))
+			in = glob
+		}
+		s.refs = append(s.refs, ResolvePath(p.Cwd, in, c.style))
+	}
+	if len(cmd.Lists) > 0 {
+		// tar -T list, 7z @list: the names in the list as the collector
+		// read them when the archiver ran, relative to tar -C, else the cwd.
+		base := p.Cwd
+		if cmd.ListDir != "" {
+			base = ResolvePath(p.Cwd, cmd.ListDir, c.style)
+		}
+		for _, name := range p.Listed {
+			if name != "" {
+				s.refs = append(s.refs, ResolvePath(base, name, c.style))
+			}
+		}
 	}
 	// With no operands the tool reads names from stdin (cpio -o, tar -T -,
 	// zip -@), usually produced in its cwd; a compressor with no operands
 	// filters stdin, which says nothing about its cwd, but what feeds it in
 	// the same pipeline may (cat a b c | gzip).
-	if len(s.refs) == 0 {
+	if len(s.refs) == 0 && len(cmd.Lists) == 0 {
 		switch {
 		case tools[cmd.Tool].family == famCompressor:
 			s.refs = c.fedBy(s)
@@ -182,30 +214,90 @@ func argvTail(argv []string) []string {
 
 // archiveFileStep handles an archive file written in a staging root by a
 // process not seen exec'ing as an archiver (a script using zipfile, a
-// renamed tool).
+// renamed tool). It reads what the writer could have read: the staging
+// location it ran in and the ones its arguments name; a writer that did
+// neither makes no step, for it could not have archived those files.
 func (c *Correlator) archiveFileStep(ev *event.Event, t int64, raw, norm string, pl place, out []event.Detection) []event.Detection {
 	key := stepKey{pid: ev.Process.PID, path: norm}
 	if c.steps[key] != nil {
 		return out // the same archive written again (create, then close)
 	}
-	c.stats.ArchiveSteps++
-	s := &step{key: key, kind: CommandArchiver, fileStep: true, time: t, pid: ev.Process.PID, ppid: ev.Process.PPID,
-		actor: ev.Actor, exe: ev.Process.Exe, process: c.formatProcess(ev.Process.Exe, &ev.Process),
-		tool: c.style.baseName(ev.Process.Exe), output: norm, outDisp: raw}
-	if s.tool == "" {
-		s.tool = "an unknown process"
+	for i := len(c.stepQueue) - 1; i >= c.stepHead; i-- {
+		// One archive, one step: an archiver's step that names this file
+		// already stands for it, whoever writes the bytes.
+		if o := c.stepQueue[i]; !o.removed && o.kind == CommandArchiver && o.output == norm && t-o.time <= c.window &&
+			t >= o.time-int64(maxSkew) && sameActor(&o.actor, &ev.Actor) {
+			return out
+		}
 	}
+	p := &ev.Process
+	s := &step{key: key, kind: CommandArchiver, fileStep: true, time: t, pid: p.PID, ppid: p.PPID,
+		actor: ev.Actor, exe: p.Exe, process: c.formatProcess(p.Exe, p),
+		tool: c.writerName(p), output: norm, outDisp: raw}
+	if cwd := p.Cwd; cwd != "" {
+		if _, ok := locate(c.roots, c.style, c.style.normalize(cwd)); ok {
+			s.refs = append(s.refs, ResolvePath(cwd, ".", c.style))
+		}
+	}
+	for _, a := range c.style.positionals(argvTail(p.Argv)) {
+		r := ResolvePath(p.Cwd, c.style.stripGlob(a), c.style)
+		if _, ok := locate(c.roots, c.style, r); ok && r != norm {
+			s.refs = append(s.refs, r)
+		}
+	}
+	// Or it put the files there itself (a script gathering, then zipping):
+	// in the archive's own directory, or the one it is named after.
+	near := pl.group
 	if pl.inRoot {
-		// An archive beside the staged directory is usually named after
-		// it: /tmp/loot.zip for /tmp/loot, and /tmp/loot.dat when only its
-		// content says it is one.
-		s.refs = append(s.refs, archiveStem(norm, c.style))
-		s.rootFiles = append(s.rootFiles, pl.group)
-	} else {
-		s.refs = append(s.refs, pl.group)
+		near = archiveStem(norm, c.style)
 	}
+	if g := c.groups[near]; g != nil && !g.inRoot && g.wroteAny(p.PID) {
+		s.refs = append(s.refs, near)
+	}
+	if len(s.refs) == 0 {
+		c.stats.NotSteps++
+		return out
+	}
+	c.stats.ArchiveSteps++
 	c.addStep(s)
 	return c.emit(s, out)
+}
+
+// wroteAny reports whether pid staged a file in g.
+func (g *group) wroteAny(pid int64) bool {
+	for _, f := range g.files {
+		if f.pid == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// writerName names the process that wrote an archive for a reason: the
+// script an interpreter ran (pack.py (python3)), else the executable.
+func (c *Correlator) writerName(p *event.Process) string {
+	base := c.style.baseName(p.Exe)
+	if base == "" && len(p.Argv) > 0 {
+		base = c.style.baseName(p.Argv[0])
+	}
+	if base == "" {
+		return "an unknown process"
+	}
+	if info, ok := lookupTool(base); ok && (info.family == famPython || info.family == famScript) {
+		for i := 1; i < len(p.Argv); i++ {
+			a := p.Argv[i]
+			if a == "-c" || a == "-e" || a == "-m" {
+				if i+1 < len(p.Argv) && a == "-m" {
+					return p.Argv[i+1] + " (" + base + ")"
+				}
+				return base + " " + a
+			}
+			if len(a) > 0 && a[0] != '-' {
+				return c.style.baseName(a) + " (" + base + ")"
+			}
+		}
+	}
+	return base
 }
 
 // encryptionStep ties an encryption of an archive to its archive step.
@@ -266,7 +358,7 @@ func (c *Correlator) reevaluateLate(g *group, norm string, t int64, out []event.
 			continue
 		}
 		all, refs := c.coverage(s, g)
-		if !all && !fileCovered(c.style, norm, refs) {
+		if !all && !fileCovered(c.style, norm, refs) && !(g.inRoot && c.rootNamed(s, norm)) {
 			continue
 		}
 		out = c.emit(s, out)
@@ -274,27 +366,45 @@ func (c *Correlator) reevaluateLate(g *group, norm string, t int64, out []event.
 	return out
 }
 
-// coverage says which files of g step s reads: all of them, or those at or
-// under one of refs.
+// coverage says which files of g step s reads: all of them, or those at
+// or under one of refs. A directory below a root is one group, read whole
+// by a step that names it, lies in it or names something above it. The
+// root of a staging directory is not a group: of its own files, a step
+// reads those its inputs name (or a wildcard of them matches) and those
+// beside its archive with the same stem (/tmp/db.sql for /tmp/db.tgz),
+// never every file one actor put there.
 func (c *Correlator) coverage(s *step, g *group) (all bool, refs []string) {
-	if g.inRoot {
-		for _, r := range s.rootFiles {
-			if r == g.key {
-				return true, nil
-			}
-		}
-	}
 	for _, r := range s.refs {
 		switch {
 		case !g.inRoot && (c.style.under(r, g.key) || c.style.under(g.key, r)):
 			return true, nil
-		case g.inRoot && c.style.under(g.key, r):
-			return true, nil
-		case g.inRoot && c.style.under(r, g.key):
+		case g.inRoot && r != g.key && c.style.under(r, g.key):
 			refs = append(refs, r)
 		}
 	}
 	return false, refs
+}
+
+// rootNamed reports whether a step reads the root-level file f by a
+// wildcard or by the stem it shares with the step's archive.
+func (c *Correlator) rootNamed(s *step, f string) bool {
+	for _, pat := range s.globs {
+		if c.style.globMatch(pat, f) {
+			return true
+		}
+	}
+	if s.output == "" || s.output == "-" {
+		return false
+	}
+	stem := archiveStem(s.output, c.style)
+	if len(f) <= len(stem) || !strings.HasPrefix(f, stem) || c.style.dir(f) != c.style.dir(stem) {
+		return false
+	}
+	switch f[len(stem)] {
+	case '.', '-', '_':
+		return true
+	}
+	return false
 }
 
 func fileCovered(style PathStyle, f string, refs []string) bool {

@@ -130,6 +130,11 @@ func TestKilledKeepsDetections(t *testing.T) {
 	}
 	if len(added) != 4 {
 		t.Errorf("%d detections logged, want 4: %v", len(added), added)
+		for _, l := range lines {
+			if l.Name == "pack_det0014_detections" {
+				t.Logf("logged %s: %s %s → %s: %s", l.Action, l.Columns["uid"], l.Columns["staging_path"], l.Columns["archive_path"], l.Columns["reason"])
+			}
+		}
 	}
 	fileAdded := map[string]int{}
 	for _, l := range lines {
