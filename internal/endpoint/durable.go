@@ -271,6 +271,7 @@ type eventKey struct {
 	size          int64
 	recovered     bool
 	archiveFormat string
+	secret        string
 	exe, argv     string // of an exec, which carries its own process
 }
 
@@ -278,7 +279,7 @@ func keyOf(ev *event.Event) eventKey {
 	k := eventKey{
 		timeNS: ev.Time.UnixNano(), kind: ev.Kind, pid: ev.Process.PID,
 		path: ev.Path, source: ev.Source, sourcePath: ev.SourcePath, size: ev.Size,
-		recovered: ev.Recovered, archiveFormat: ev.ArchiveFormat,
+		recovered: ev.Recovered, archiveFormat: ev.ArchiveFormat, secret: ev.Secret,
 	}
 	if ev.Kind == event.KindExec {
 		k.exe, k.argv = ev.Process.Exe, strings.Join(ev.Process.Argv, "\x00")

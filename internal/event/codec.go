@@ -13,6 +13,9 @@ import (
 // microsecond each way, and starts with a version byte so a later layout
 // can still read this one. TestCodecCoversEveryField fails when a field is
 // added to Event, Detection or Evidence and not here.
+//
+// Event layouts: 1 ends with ArchiveFormat; 2 adds Secret. A state kept by
+// a build that wrote 1 reads back with Secret empty, as it was.
 
 const (
 	eventCodecVersion     = 2
@@ -51,6 +54,7 @@ func (ev *Event) AppendBinary(b []byte) []byte {
 	b = appendBool(b, ev.Recovered)
 	b = appendBool(b, ev.Dir)
 	b = appendString(b, ev.ArchiveFormat)
+	b = appendString(b, ev.Secret)
 	return b
 }
 
@@ -116,6 +120,9 @@ func (ev *Event) UnmarshalShared(data []byte, shared Strings) error {
 		ev.Dir = r.bool()
 	}
 	ev.ArchiveFormat = r.sharedString()
+	if v >= 2 {
+		ev.Secret = r.sharedString()
+	}
 	return r.done("event")
 }
 

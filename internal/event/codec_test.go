@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/hex"
 	"reflect"
 	"testing"
 	"time"
@@ -82,6 +83,43 @@ func TestCodecCoversEveryField(t *testing.T) {
 	empty := Event{Process: Process{Argv: []string{}}}
 	if err := back.UnmarshalBinary(empty.AppendBinary(nil)); err != nil || back.Process.Argv == nil || len(back.Process.Argv) != 0 {
 		t.Errorf("empty argv came back as %#v, %v", back.Process.Argv, err)
+	}
+}
+
+// eventV1 is an event's binary form as the build before Secret wrote it
+// (layout 1), kept in states written by that build.
+const eventV1 = "010180adf79be1aae5eb3103d00fd00fd00f08636c6f756473646b0135047074733001009e99019a99010b2f7573722f62696e2f637005026370022d720c2f686f6d652f752f2e7373680b2f6465762f73686d2f782f00072f686f6d652f750d2f7573722f62696e2f62617368030d2f7573722f62696e2f626173680e2f7573722f7362696e2f737368641a2f6465762f73686d2f782f2e7373682f69645f6564323535313900b60601680866616e6f746966790004677a6970"
+
+// TestCodecReadsLayout1: a state written before Secret existed reads back
+// whole, with Secret empty.
+func TestCodecReadsLayout1(t *testing.T) {
+	data, err := hex.DecodeString(eventV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Event{Time: time.Unix(1_795_751_712, 389_000_000), Kind: KindFileWrite,
+		Actor:   Actor{UID: 1000, EUID: 1000, AUID: 1000, User: "cloudsdk", Session: "5", TTY: "pts0", Interactive: true},
+		Process: Process{PID: 9807, PPID: 9805, Exe: "/usr/bin/cp", Argv: []string{"cp", "-r", "/home/u/.ssh", "/dev/shm/x/"}, Cwd: "/home/u", Parent: "/usr/bin/bash", Ancestors: []string{"/usr/bin/bash", "/usr/sbin/sshd"}},
+		Path:    "/dev/shm/x/.ssh/id_ed25519", Size: 411, Host: "h", Source: "fanotify", ArchiveFormat: "gzip"}
+	for _, shared := range []Strings{nil, {}} {
+		var back Event
+		if err := back.UnmarshalShared(data, shared); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, want) {
+			t.Errorf("layout 1:\n got %#v\nwant %#v", back, want)
+		}
+	}
+	// Written again, it takes the current layout and keeps every field.
+	var back, again Event
+	if err := back.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.UnmarshalBinary(back.AppendBinary(nil)); err != nil || !reflect.DeepEqual(again, want) {
+		t.Errorf("layout 1 rewritten: %#v, %v", again, err)
+	}
+	if err := new(Event).UnmarshalBinary(append([]byte{0}, data[1:]...)); err == nil {
+		t.Error("version 0: no error")
 	}
 }
 

@@ -125,6 +125,12 @@ type Event struct {
 	// file's first bytes show (gzip, zip…), set by collectors that can read
 	// them; empty when not known or none.
 	ArchiveFormat string
+	// Secret is the secret the written file's first bytes show it holds:
+	// "private key", "PuTTY private key", "PGP private key" or "KeePass
+	// database" (staging.SecretFormat), set by collectors that can read
+	// them; empty when not known or none. The correlator counts such a
+	// file as a key or secret whatever its name.
+	Secret string
 }
 
 // Detection is one staging detection: a row of staging_detections.
