@@ -14,8 +14,9 @@ import (
 // can still read this one. TestCodecCoversEveryField fails when a field is
 // added to Event, Detection or Evidence and not here.
 //
-// Event layouts: 1 ends with ArchiveFormat; 2 adds Secret. A state kept by
-// a build that wrote 1 reads back with Secret empty, as it was.
+// Event layouts: 1 ends with ArchiveFormat; 2 adds Actor.Scope,
+// Process.Listed, Dir and Secret. A state kept by a build that wrote 1
+// reads back with those empty, as they were.
 
 const (
 	eventCodecVersion     = 2
