@@ -1,9 +1,14 @@
 package staging
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
-// ContentSniffBytes is how much of a file's start ArchiveFormat looks at: a
-// tar header's magic is at offset 257.
+// ContentSniffBytes is how much of a file's start ArchiveFormat and
+// SecretFormat look at: a tar header's magic is at offset 257, and a
+// private key's header follows at most a few short lines (openssl pkcs12's
+// Bag Attributes, EC PARAMETERS, age's comments).
 const ContentSniffBytes = 512
 
 // ArchiveFormat names the archive or compression format a file's first
@@ -84,4 +89,104 @@ func equalFoldASCII(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// The secrets a file's first bytes can show: what SecretFormat returns, and
+// so the values of event.Event.Secret.
+const (
+	// SecretPrivateKey is a PEM private key (PKCS#1 RSA, DSA, SEC1 EC,
+	// PKCS#8 plain or encrypted), an OpenSSH or SSH2 private key, or an
+	// age identity.
+	SecretPrivateKey = "private key"
+	// SecretPuTTYKey is a PuTTY private key file (.ppk).
+	SecretPuTTYKey = "PuTTY private key"
+	// SecretPGPPrivateKey is an ASCII-armored PGP secret key export.
+	SecretPGPPrivateKey = "PGP private key"
+	// SecretKeePass is a KeePass or KeePassXC database (.kdbx, .kdb).
+	SecretKeePass = "KeePass database"
+)
+
+// SecretFormat names the secret a file's first bytes show it holds (one of
+// the Secret constants), or "" for none. Collectors that can read a file
+// just written set event.Event.Secret with it, so that a private key copied
+// as notes.txt still counts as a key. Text secrets are recognised by a
+// header at the start of any line read (after spaces, tabs or a byte-order
+// mark, with LF or CRLF line ends): openssl's pkcs12 output puts Bag
+// Attributes before its key, a SEC1 EC key may follow its EC PARAMETERS,
+// and a key pasted into a file is still a key. A certificate, a public key
+// or a certificate request is none.
+func SecretFormat(head []byte) string {
+	if len(head) >= 8 && binary.LittleEndian.Uint32(head) == keePassSignature {
+		// The second signature tells KeePass 1 (kdb), the 2.x
+		// pre-releases and KeePass 2 (kdbx) apart; all are password
+		// stores.
+		if s := binary.LittleEndian.Uint32(head[4:]); s >= 0xb54bfb65 && s <= 0xb54bfb67 {
+			return SecretKeePass
+		}
+	}
+	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	for len(head) > 0 {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil
+		}
+		line = bytes.TrimLeft(line, " \t")
+		if s := secretLine(line); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// keePassSignature is the first of the two little-endian signatures every
+// KeePass database starts with.
+const keePassSignature = 0x9aa2d903
+
+// secretLine names the secret whose first line line is, if it is one.
+func secretLine(line []byte) string {
+	switch {
+	case bytes.HasPrefix(line, []byte("-----BEGIN ")):
+		// -----BEGIN RSA PRIVATE KEY-----, -----BEGIN ENCRYPTED PRIVATE
+		// KEY-----, -----BEGIN PGP PRIVATE KEY BLOCK-----…
+		label, ok := armorLabel(line[len("-----BEGIN "):], "-----")
+		switch {
+		case !ok:
+		case string(label) == "PGP PRIVATE KEY BLOCK":
+			return SecretPGPPrivateKey
+		case bytes.HasSuffix(label, []byte("PRIVATE KEY")):
+			return SecretPrivateKey
+		}
+	case bytes.HasPrefix(line, []byte("---- BEGIN ")):
+		// RFC 4716 framing as ssh.com's tools write private keys:
+		// ---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----
+		if label, ok := armorLabel(line[len("---- BEGIN "):], " ----"); ok && bytes.HasSuffix(label, []byte("PRIVATE KEY")) {
+			return SecretPrivateKey
+		}
+	case bytes.HasPrefix(line, []byte("PuTTY-User-Key-File-")):
+		return SecretPuTTYKey
+	case bytes.HasPrefix(line, []byte("AGE-SECRET-KEY-1")):
+		return SecretPrivateKey
+	}
+	return ""
+}
+
+// armorLabel returns the label that rest starts with, up to end: upper-case
+// letters, digits and single spaces, as armor labels are written.
+func armorLabel(rest []byte, end string) ([]byte, bool) {
+	i := bytes.Index(rest, []byte(end))
+	if i <= 0 {
+		return nil, false
+	}
+	label := rest[:i]
+	for j, c := range label {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == ' ' && j > 0 && label[j-1] != ' ':
+		default:
+			return nil, false
+		}
+	}
+	return label, true
 }
