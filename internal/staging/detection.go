@@ -13,59 +13,6 @@ import (
 	"github.com/stagewatch/stagewatch/internal/event"
 )
 
-// category is a sensitive file type.
-type category uint8
-
-const (
-	catNone category = iota
-	catDocument
-	catKey
-	catDatabase
-	catMail
-)
-
-var extCategory = map[string]category{}
-
-func init() {
-	for _, e := range []string{"doc", "docx", "docm", "xls", "xlsx", "xlsm", "ppt", "pptx", "pdf", "odt", "ods", "odp", "rtf", "csv", "pages", "numbers", "key"} {
-		extCategory[e] = catDocument
-	}
-	for _, e := range []string{"pem", "key", "p12", "pfx", "kdbx", "kdb", "ovpn", "jks", "keystore", "ppk", "asc", "gpg", "keychain", "keychain-db"} {
-		extCategory[e] = catKey
-	}
-	for _, e := range []string{"sqlite", "sqlite3", "db", "sql", "mdb", "accdb", "bak", "dump", "ldf", "mdf"} {
-		extCategory[e] = catDatabase
-	}
-	for _, e := range []string{"pst", "ost", "eml", "mbox", "msg", "emlx"} {
-		extCategory[e] = catMail
-	}
-}
-
-var keyNames = map[string]bool{"id_rsa": true, "id_dsa": true, "id_ecdsa": true, "id_ed25519": true,
-	"shadow": true, "credentials": true, ".netrc": true, ".pgpass": true, "ntds.dit": true, "sam": true, "system": true}
-
-func categorize(p string, style PathStyle) category {
-	base := style.baseName(p)
-	var buf [16]byte
-	if len(base) <= len(buf) {
-		for i := 0; i < len(base); i++ {
-			buf[i] = lowerASCII(base[i])
-		}
-		if keyNames[string(buf[:len(base)])] {
-			return catKey
-		}
-	}
-	dot := strings.LastIndexByte(base, '.')
-	if dot < 0 || len(base)-dot-1 > len(buf) {
-		return catNone
-	}
-	ext := base[dot+1:]
-	for i := 0; i < len(ext); i++ {
-		buf[i] = lowerASCII(ext[i])
-	}
-	return extCategory[string(buf[:len(ext)])]
-}
-
 var archiveExts = []string{".zip", ".tar", ".tgz", ".tbz", ".tbz2", ".txz", ".tzst", ".tlz", ".gz", ".bz2", ".xz",
 	".zst", ".7z", ".rar", ".cab", ".cpio", ".lz4", ".lzma", ".lz", ".lzo", ".z", ".aar", ".zipx"}
 

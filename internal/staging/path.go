@@ -359,3 +359,29 @@ func (s PathStyle) joinRaw(dir, name string) string {
 	}
 	return dir + string(s.sep()) + name
 }
+
+// splitLast splits p into the directory before its last element (without
+// the separators between them) and that element, without allocating.
+func (s PathStyle) splitLast(p string) (dir, elem string) {
+	for len(p) > 0 && s.isSep(p[len(p)-1]) {
+		p = p[:len(p)-1]
+	}
+	i := len(p) - 1
+	for i >= 0 && !s.isSep(p[i]) {
+		i--
+	}
+	elem, dir = p[i+1:], p[:max(i, 0)]
+	for len(dir) > 0 && s.isSep(dir[len(dir)-1]) {
+		dir = dir[:len(dir)-1]
+	}
+	return dir, elem
+}
+
+// nameIs reports whether the path element elem is name, compared as the
+// style compares paths.
+func (s PathStyle) nameIs(elem, name string) bool {
+	if s.folds() {
+		return equalFoldASCII(elem, name)
+	}
+	return elem == name
+}

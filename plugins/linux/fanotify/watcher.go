@@ -89,9 +89,9 @@ type Stats struct {
 	CacheFlushes    uint64 // directory renames and overflows invalidate all paths
 	Batches         uint64 // emit calls
 	TreeTruncated   uint64 // files not reported below a directory moved in (past maxTreeFiles)
-	HeadsRead       uint64 // files whose first bytes were read for an archive format
+	HeadsRead       uint64 // files whose first bytes were read for an archive format or a secret
 	LongPaths       uint64 // directories deeper than PATH_MAX resolved by walking up
-	HeadsSkipped    uint64 // written files not read for their format (over the budget)
+	HeadsSkipped    uint64 // written files not read for their format or secret (over the budget)
 	EstimatedLost   uint64 // events an overflow cost: files changed meanwhile, less those read
 	Rescans         uint64 // walks of the staging directories after an overflow
 	Rescanned       uint64 // files those walks reported again
@@ -524,7 +524,7 @@ func (w *Watcher) written(batch []*event.Event, ev rawEvent, now time.Time, mono
 	if ev.mask&unix.FAN_CLOSE_WRITE != 0 {
 		written := w.newEvent(event.KindFileWrite, path, "", size, proc, actor, when)
 		if size >= 2 && w.sniffAllowed(now) {
-			written.ArchiveFormat = w.archiveFormat(path)
+			written.ArchiveFormat, written.Secret = w.sniff(path)
 		}
 		batch = append(batch, written)
 	}
@@ -534,7 +534,7 @@ func (w *Watcher) written(batch []*event.Event, ev rawEvent, now time.Time, mono
 // Reading written files' first bytes costs four system calls, more than
 // the event itself: at most sniffRate a second (bursts of sniffRate), the
 // rest counted as skipped. A flood then costs what it did without them;
-// an archive's name still makes it one.
+// an archive's or a key's name still makes it one.
 const sniffRate = 2000
 
 func (w *Watcher) sniffAllowed(now time.Time) bool {
@@ -552,29 +552,34 @@ func (w *Watcher) sniffAllowed(now time.Time) bool {
 	return true
 }
 
-// archiveFormat reads the start of a file just written and says which
-// archive format it shows, if any: an archive named .dat by a renamed
-// archiver or a script is still an archive. Links are not followed and
-// only regular files are read.
-func (w *Watcher) archiveFormat(path string) string {
+// sniff reads the start of a file just written and says which archive
+// format or secret it shows, if any: an archive named .dat by a renamed
+// archiver or a script is still an archive, and a private key copied as
+// notes.txt is still a key. Links are not followed and only regular files
+// are read.
+func (w *Watcher) sniff(path string) (archive, secret string) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOATIME, 0)
 	if errors.Is(err, unix.EPERM) {
 		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	}
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return ""
+		return "", ""
 	}
 	n, err := unix.Read(fd, w.headBuf[:])
 	if err != nil || n <= 0 {
-		return ""
+		return "", ""
 	}
 	w.headsRead.Add(1)
-	return staging.ArchiveFormat(w.headBuf[:n])
+	head := w.headBuf[:n]
+	if archive = staging.ArchiveFormat(head); archive != "" {
+		return archive, ""
+	}
+	return "", staging.SecretFormat(head)
 }
 
 // renamed handles FAN_RENAME: a file or directory moved or renamed into a

@@ -4,9 +4,16 @@ package fanotify
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"golang.org/x/sys/unix"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +27,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/internal/staging"
 	"github.com/stagewatch/stagewatch/internal/testenv"
 )
 
@@ -734,5 +742,70 @@ func TestCaughtUp(t *testing.T) {
 		if !emitted(path) {
 			t.Fatalf("caught up past %s, not emitted", path)
 		}
+	}
+}
+
+// A file written with a private key in it, under any name, has its event's
+// Secret set from its first bytes; other content leaves it empty.
+func TestSecretsByContent(t *testing.T) {
+	requireFanotify(t)
+	t.Parallel()
+	stage := freshDir(t, "/dev/shm")
+	outside := freshDir(t, "/root")
+	c := startWatcher(t, Options{Dirs: []string{stage}})
+
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)})
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8 := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ed.Public(), ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(pkcs8)
+	zw.Close()
+
+	for _, tc := range []struct {
+		name    string
+		content []byte
+		secret  string
+		archive string
+	}{
+		{"notes.txt", pkcs8, staging.SecretPrivateKey, ""},
+		{"todo", append([]byte("\r\n  "), bytes.ReplaceAll(pkcs1, []byte("\n"), []byte("\r\n"))...), staging.SecretPrivateKey, ""},
+		{"vault.bin", append([]byte{0x03, 0xd9, 0xa2, 0x9a, 0x67, 0xfb, 0x4b, 0xb5, 0x01, 0x00, 0x04, 0x00}, make([]byte, 200)...), staging.SecretKeePass, ""},
+		{"server.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert}), "", ""},
+		{"keys.dat", gz.Bytes(), "", "gzip"},
+		{"readme", []byte("nothing to see\n"), "", ""},
+	} {
+		src := filepath.Join(outside, tc.name)
+		if err := os.WriteFile(src, tc.content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(stage, tc.name)
+		pid := run(t, "cp", src, dst)
+		e := c.waitFor(t, "write "+dst, is(event.KindFileWrite, dst, pid))
+		if e.Secret != tc.secret || e.ArchiveFormat != tc.archive {
+			t.Errorf("%s: secret %q archive %q, want %q and %q", tc.name, e.Secret, e.ArchiveFormat, tc.secret, tc.archive)
+		}
+		if create := c.waitFor(t, "create "+dst, is(event.KindFileCreate, dst, pid)); create.Secret != "" {
+			t.Errorf("%s: a create, before any write, says %q", tc.name, create.Secret)
+		}
+	}
+	if st := c.w.Stats(); st.HeadsRead < 6 {
+		t.Errorf("heads read %d, want 6", st.HeadsRead)
 	}
 }
