@@ -136,6 +136,9 @@ type evRec struct {
 	pid   int64
 	exe   string
 	actor uint8
+	// secret is what the sensor read in the file's first bytes
+	// (event.Secret): the evidence says so.
+	secret string
 }
 
 type stepKey struct {
@@ -635,6 +638,10 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 		}
 	}
 	size := ev.Size
+	cat := c.categoryOf(ev, norm)
+	if renamed != nil {
+		cat = moreSensitive(cat, renamed.category)
+	}
 	if f := g.files[norm]; f != nil && ev.Recovered {
 		// Seen before the loss: what the sensor said of it stands.
 		return g
@@ -642,7 +649,7 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 		// Recreated after it went, or rewritten by someone else: a new
 		// file, with its own actor and times.
 		*f = fileRec{display: f.display, size: max(size, 0), first: t, last: t, pid: ev.Process.PID, actor: uint8(ai),
-			category: categorize(norm, c.style), how: how, src: src, srcCwd: srcCwd}
+			category: cat, how: how, src: src, srcCwd: srcCwd}
 	} else if f != nil {
 		if t >= f.last {
 			f.last = t
@@ -652,6 +659,9 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 			f.pid = ev.Process.PID
 			f.actor = uint8(ai)
 		}
+		// What it holds now, or what an earlier write showed, whichever
+		// says more.
+		f.category = moreSensitive(f.category, cat)
 		if t < f.first {
 			f.first = t
 		}
@@ -665,7 +675,7 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 			first = min(first, renamed.first)
 		}
 		g.files[norm] = &fileRec{display: display, size: max(size, 0), first: first, last: t,
-			pid: ev.Process.PID, actor: uint8(ai), category: categorize(norm, c.style), how: how, src: src, srcCwd: srcCwd}
+			pid: ev.Process.PID, actor: uint8(ai), category: cat, how: how, src: src, srcCwd: srcCwd}
 		c.files++
 	} else {
 		a := &g.actors[ai]
@@ -678,11 +688,28 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 	}
 	if len(g.evidence) < c.cfg.MaxEvidence {
 		g.evidence = append(g.evidence, evRec{time: t, kind: ev.Kind, path: raw, size: size,
-			pid: ev.Process.PID, exe: ev.Process.Exe, actor: uint8(ai)})
+			pid: ev.Process.PID, exe: ev.Process.Exe, actor: uint8(ai), secret: ev.Secret})
 	} else {
 		c.stats.Dropped.Evidence++
 	}
 	return g
+}
+
+// categoryOf is the sensitive type a staged file is: by its name and
+// directories, by where it was copied or moved from (mv ~/.ssh/deploy
+// /tmp/x/a is a key), and by what the sensor read in it (a private key
+// named notes.txt), whichever says most.
+func (c *Correlator) categoryOf(ev *event.Event, norm string) category {
+	cat := categorize(norm, c.style)
+	if ev.SourcePath != "" {
+		// The sensor's own source path (a rename, a copy event), not a
+		// copy tool's first operand, which may be any of several.
+		cat = moreSensitive(cat, categorize(ev.SourcePath, c.style))
+	}
+	if ev.Secret != "" {
+		cat = catKey
+	}
+	return cat
 }
 
 // pruneFiles makes room in a full group by forgetting files older than the

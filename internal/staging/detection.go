@@ -137,7 +137,7 @@ type tally struct {
 	first        int64 // the earliest staging time among them, unix ns
 	cats         [5]int64
 	how          [3]int64 // files created, copied, moved
-	sources      sourceCount
+	sources      [3]sourceCount // where the copied and moved files came from, by how
 	groups       []groupCount
 	evidence     []event.Evidence
 }
@@ -237,7 +237,7 @@ func (c *Correlator) tally(s *step) tally {
 			t.cats[f.category]++
 			t.first = min(t.first, f.first)
 			t.how[f.how]++
-			t.sources.add(c.sourceOf(f, k))
+			t.sources[f.how].add(c.sourceOf(f, k))
 		}
 		if all {
 			// Files past the caps were counted, not kept: a step over the
@@ -261,8 +261,12 @@ func (c *Correlator) tally(s *step) tally {
 				continue
 			}
 			if covered(norm, e.pid, e.actor, e.time, e.time) {
-				t.evidence = append(t.evidence, event.Evidence{Time: time.Unix(0, e.time).UTC(), Kind: e.kind.String(),
-					Path: e.path, Size: max(e.size, 0), PID: e.pid, Process: e.exe, Actor: g.actors[e.actor].actor.String()})
+				ev := event.Evidence{Time: time.Unix(0, e.time).UTC(), Kind: e.kind.String(),
+					Path: e.path, Size: max(e.size, 0), PID: e.pid, Process: e.exe, Actor: g.actors[e.actor].actor.String()}
+				if e.secret != "" {
+					ev.Note = "content: " + e.secret
+				}
+				t.evidence = append(t.evidence, ev)
 			}
 		}
 	}
@@ -350,7 +354,9 @@ func computeScore(files, bytes int64, cats [5]int64, encrypted, elevated, intera
 		sensitive += 10
 	}
 	if cats[catKey] > 0 {
-		sensitive += 20
+		// A key or secret weighs as much as all other types together:
+		// staging one is the step before using it elsewhere.
+		sensitive += 30
 	}
 	if cats[catDatabase] > 0 {
 		sensitive += 10
@@ -388,7 +394,6 @@ func reason(s *step, d *event.Detection, t *tally) string {
 	var b strings.Builder
 	b.WriteString(shortActor(&s.actor))
 	var verbs []string
-	from, others := t.sources.top()
 	for _, x := range []struct {
 		how  arrival
 		verb string
@@ -398,7 +403,7 @@ func reason(s *step, d *event.Detection, t *tally) string {
 			continue
 		}
 		v := fmt.Sprintf("%s %d %s", x.verb, n, plural(n, "file", "files"))
-		if x.how != arrivedCreated && from != "" && len(verbs) == 0 {
+		if from, others := t.sources[x.how].top(); from != "" {
 			v += " from " + from
 			if others > 0 {
 				v += fmt.Sprintf(" and %d other %s", others, plural(int64(others), "place", "places"))

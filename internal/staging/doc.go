@@ -46,7 +46,7 @@
 // bytes of sha256(analytic|host|pid|exec time ns|group), hex: replaying the
 // same events yields the same UIDs. The score (0–100; low < 40 ≤ medium < 70
 // ≤ high) adds to a base of 20: file count (log scale, up to 25), bytes (log
-// scale, up to 15), sensitive types (documents 10, keys and secrets 20,
+// scale, up to 15), sensitive types (documents 10, keys and secrets 30,
 // databases 10, mail 10; up to 30), encryption 20, elevated 10, interactive 5.
 //
 // A detection is re-emitted with the same UID, and Observe returns it again,

@@ -79,14 +79,14 @@ func TestKeysAndSecrets(t *testing.T) {
 				one(withSecret(fileEv(2*time.Second, event.KindFileWrite, "/tmp/l/.x.swp", 3000, 612, "/usr/bin/vim", alice), SecretPuTTYKey)),
 				one(moved(3*time.Second, "/tmp/l/notes.txt", "/tmp/l/.x.swp")),
 				tarL),
-			reason: "copied 2 files (1 key or secret,",
+			reason: "copied 1 file and created 1 file (1 key or secret,",
 		},
 		{
 			name: "moved in from ~/.ssh under another name, a key by where it came from",
 			events: seq(copyInto(0, 610, "/usr/bin/cp", alice, "/tmp/l/todo.txt"),
 				one(moved(2*time.Second, "/tmp/l/a", "/home/alice/.ssh/deploy")),
 				tarL),
-			reason: "copied 2 files (1 key or secret,",
+			reason: "copied 1 file and moved 1 file from /home/alice/.ssh (1 key or secret,",
 		},
 		{
 			name: "two documents are not high",
