@@ -12,9 +12,28 @@
 // ancestor matches AllowedParents (both counted as ignored), and writes by an
 // archiver: a process whose executable matches ArchiverPatterns or whose pid
 // has a recent archiver or extractor exec. A group keeps each distinct path
-// with its latest size, first and last time, writer and actor, and its first
-// MaxEvidence events as evidence. Windows paths compare case-insensitively
-// with either separator.
+// with its latest size, first and last time, writer, actor, how it came
+// (created in place, copied, moved, with the source where the event or the
+// copy tool's arguments say it) and sensitive type, and its first MaxEvidence
+// events as evidence. Windows paths compare case-insensitively with either
+// separator.
+//
+// Only files that still exist count: a delete or a move out (event.Kind
+// Removes) marks the file, or every file below a directory, gone at that
+// time, and a step after it does not count it (sort's spills, compiler
+// temporaries, editor swap files). A path written again after it went, or
+// rewritten by another actor, starts a new record with its own actor and
+// times. A rename inside a group is one file under its new name.
+//
+// # Actors
+//
+// Files count for a step only when the actor that staged them is the one
+// that archived them. Actors are people and sessions, not uids: two events
+// are one actor when they share a login session (Actor.Session: an audit
+// session, a Windows logon id, a macOS audit session) and the same person,
+// or, with no login (services, cron jobs, package managers), when they share
+// a process subtree (Actor.Scope, which the endpoint's process table sets);
+// where neither is known, the audit uid, else the uid, else the user name.
 //
 // # Archive steps
 //
@@ -22,32 +41,53 @@
 //     gzip/xz/zstd compressing, cpio -o, ditto -c, hdiutil create -srcfolder,
 //     Compress-Archive, makecab, python -m zipfile -c…) whose executable or
 //     tool name matches ArchiverPatterns. Its inputs, resolved against its cwd
-//     (tar -C applied, a trailing wildcard element dropped), or the cwd when
-//     it names none, and the group its output lies in, are what it reads.
-//   - An archive file (.zip .tar .tgz .gz .bz2 .xz .zst .7z .rar .cab .cpio…)
-//     written in a staging root by a process with no archiver exec on record
-//     (a script using zipfile, a renamed tool); downloaders (curl, browsers)
-//     excepted. It reads the group it lies in; directly in a root, the root
-//     group and the group named like it (/tmp/loot.zip → /tmp/loot).
+//     (tar -C applied, wildcards kept as globs, tar -T and 7z @list names from
+//     Process.Listed), or the cwd when it names none, and the group its
+//     output lies in, are what it reads. Its output is the file the tool
+//     really writes: zip, 7z and rar add their suffix when it has none.
+//   - A fork of the archiver that has not exec'd (GNU tar's child that
+//     writes before running gzip) is the archiver: its writes make no second
+//     step, and an archive file the exec step names is that step.
+//   - An archive file (.zip .tar .tgz .gz .bz2 .xz .zst .7z .rar .cab .cpio…,
+//     or a file whose content the sensor read as one) written in a staging
+//     root by a process with no archiver exec on record (a script using
+//     zipfile, a renamed tool, an unknown binary), but only when that process
+//     could have read the staged files: its cwd or command line names the
+//     staging location, or it staged files itself in the group the archive
+//     lies in or is named like (/tmp/loot.zip → /tmp/loot). It reads that
+//     group.
+//   - A file that was an archive already is never a step: one that arrives
+//     by a move, a copy event or a link, or is written by a copy tool (cp,
+//     mv, rsync, install, dd, scp, sftp-server, cat, Copy-Item, xcopy,
+//     robocopy, ditto without -c, cloud copy tools), a downloader (curl,
+//     wget, browsers), a package manager or an extractor.
 //
 // A step reads a subdirectory group when a reference equals it, lies under it
-// or contains it; it reads a file of a root group when the reference is that
-// file or contains it. Extractors (tar -x/-t, unzip, gunzip, gzip -d, 7z x,
+// or contains it. Directly in a root (/tmp, %TEMP%, /private/tmp) the root is
+// never read whole: a step counts only the root files its inputs name (an
+// argument, a glob against its cwd, a list file's names) or that share its
+// archive's name stem. Extractors (tar -x/-t, unzip, gunzip, gzip -d, 7z x,
 // unrar, cpio -i, ditto -x, Expand-Archive…) never make a step; their pid is
-// remembered so that what they write is not staged either.
+// remembered so that what they write is not staged either. One archive makes
+// one step.
 //
 // # Detections
 //
-// A step yields one detection when the staged files it reads — written by the
-// same actor (equal audit uid when both are known, else uid, else user name,
-// else session), within TimeWindow before the step, not the archive itself and
-// not written by the archiver process — number at least MinimumFileCount, and
-// the archiving actor passes the UserContext gate. The UID is the first 16
-// bytes of sha256(analytic|host|pid|exec time ns|group), hex: replaying the
-// same events yields the same UIDs. The score (0–100; low < 40 ≤ medium < 70
-// ≤ high) adds to a base of 20: file count (log scale, up to 25), bytes (log
+// A step yields one detection when the staged files it reads — staged by the
+// same actor, within TimeWindow before the step, still there when it ran, not
+// the archive itself and not written by the archiver process — number at
+// least MinimumFileCount, and the archiving actor passes the UserContext
+// gate. The UID is the first 16 bytes of
+// sha256(analytic|host|pid|exec time ns|group), hex: replaying the same
+// events yields the same UIDs. The score (0–100; low < 40 ≤ medium < 70 ≤
+// high) adds to a base of 20: file count (log scale, up to 25), bytes (log
 // scale, up to 15), sensitive types (documents 10, keys and secrets 30,
-// databases 10, mail 10; up to 30), encryption 20, elevated 10, interactive 5.
+// databases 10, mail 10; up to 30), encryption 20, elevated 10, interactive
+// 5. A file is a key or secret by its name and directories (category.go),
+// by the path it was moved from, or by what the sensor read in its first
+// bytes (event.Secret). The reason names the archiver or the script that
+// wrote the archive, says how the files came (copied, moved, created, with
+// their source) and the time it took, never rounded up.
 //
 // A detection is re-emitted with the same UID, and Observe returns it again,
 // when an encryption of its archive follows within TimeWindow (gpg -c/-e,
