@@ -65,8 +65,11 @@ type Analytic struct {
 	ingests    ingestTotals
 	state      *durable // nil: memory only
 	stateErr   string   // why the state directory could not be used
-	stateNote  string   // what happened to the state at start, said but not a fault now
-	restored   restoreStats
+	// stateDir is the analytic's state directory when its state opened:
+	// collectors keep their own positions there (a Windows bookmark).
+	stateDir  string
+	stateNote string // what happened to the state at start, said but not a fault now
+	restored  restoreStats
 
 	collectorErrors atomic.Uint64
 }
@@ -207,7 +210,7 @@ func (a *Analytic) openState(ctx context.Context, req sdk.ConfigureRequest, mode
 		_ = d.close()
 		return
 	}
-	a.state = d
+	a.state, a.stateDir = d, req.StateDir
 	a.restored = restoreStats{events: evs, detections: dets, skipped: skipped, took: time.Since(start)}
 	if evs > restoreReleaseAfter {
 		// Reading back a large state leaves as much garbage as it kept;
@@ -254,7 +257,7 @@ func (a *Analytic) Start(ctx context.Context) error {
 	case a.live != nil:
 		return errors.New(id + ": already started")
 	}
-	lv, err := startLive(ctx, a.def.ID, a.def.Live, a.pipeline, a.table, a.dirs, func() { a.collectorErrors.Add(1) })
+	lv, err := startLive(ctx, a.def.ID, a.def.Live, a.pipeline, a.table, a.dirs, a.stateDir, func() { a.collectorErrors.Add(1) })
 	if err != nil {
 		return err
 	}

@@ -66,6 +66,11 @@ type Env struct {
 	// Lookup is the process table's view of a pid: what the collectors
 	// saw it exec, else the platform's own lookup.
 	Lookup func(pid int64) (event.Process, event.Actor, bool)
+	// StateDir is the analytic's state directory, where a collector keeps
+	// the position it reached (a Windows event log bookmark) so that a
+	// restart resumes there; empty when the analytic keeps no state, and
+	// then the collector starts from what is new.
+	StateDir string
 }
 
 // Candidate is one way to collect a source.
@@ -121,6 +126,7 @@ type liveRun struct {
 	pipeline *pipeline
 	table    *procTable
 	errors   func() // counts a collector failure
+	stateDir string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -149,10 +155,10 @@ type running struct {
 // startLive opens a collector for every source, in order, and runs them.
 // A source none of whose candidates opens fails the start, and everything
 // opened is closed again.
-func startLive(ctx context.Context, id string, def *Live, p *pipeline, table *procTable, dirs []string, errors func()) (*liveRun, error) {
+func startLive(ctx context.Context, id string, def *Live, p *pipeline, table *procTable, dirs []string, stateDir string, errors func()) (*liveRun, error) {
 	lctx, cancel := context.WithCancel(ctx)
-	lv := &liveRun{def: def, pipeline: p, table: table, errors: errors, ctx: lctx, cancel: cancel}
-	env := Env{Dirs: dirs, Lookup: table.lookupForWatcher}
+	lv := &liveRun{def: def, pipeline: p, table: table, errors: errors, ctx: lctx, cancel: cancel, stateDir: stateDir}
+	env := Env{Dirs: dirs, Lookup: table.lookupForWatcher, StateDir: stateDir}
 	var opened []*sourceRun
 	closeOpened := func() {
 		for _, s := range opened {
@@ -223,7 +229,7 @@ func (lv *liveRun) failed(msg string) {
 // follow reopens the sources that follow the staging directories: the new
 // collector is running before the old one stops, so nothing falls between.
 func (lv *liveRun) follow(dirs []string) {
-	env := Env{Dirs: dirs, Lookup: lv.table.lookupForWatcher}
+	env := Env{Dirs: dirs, Lookup: lv.table.lookupForWatcher, StateDir: lv.stateDir}
 	for _, s := range lv.sources {
 		if !s.src.FollowsDirs {
 			continue
