@@ -50,6 +50,14 @@ type Command struct {
 	// ListDir (tar -C) or the cwd.
 	Lists   []string
 	ListDir string
+	// Recursive is set for a copy of whole trees (cp -r, xcopy /s,
+	// robocopy /e, Copy-Item -Recurse): a batch of files whose number the
+	// command line does not say.
+	Recursive bool
+	// Copies are the copies a shell's command line makes in the shell's
+	// own process (cmd's copy and move, PowerShell's Copy-Item), beside
+	// what the command is itself.
+	Copies []Command
 }
 
 type toolFamily uint8
@@ -216,8 +224,11 @@ func Classify(exe string, argv []string, style PathStyle) Command {
 		c = classifyPython(args)
 	case famScript:
 		c = Command{Kind: CommandScript}
+		if t.name == "cmd" {
+			c = classifyCmd(args)
+		}
 	case famCopy:
-		c = Command{Kind: CommandCopy}
+		c = Command{Kind: CommandCopy, Recursive: copyRecursive(t.name, args)}
 		switch pos := style.positionals(args); {
 		case len(pos) >= 2 && t.name == "robocopy":
 			// robocopy SOURCE DEST [FILE…]: the files are filters of SOURCE.
@@ -246,6 +257,27 @@ func Classify(exe string, argv []string, style PathStyle) Command {
 		c.Tool = t.name
 	}
 	return c
+}
+
+// copyRecursive reports whether a copy tool's options copy whole trees.
+func copyRecursive(tool string, args []string) bool {
+	switch tool {
+	case "robocopy", "xcopy":
+		return windowsRecursive(args)
+	case "rsync":
+		for _, a := range args {
+			if a == "--recursive" || a == "--archive" || len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.ContainsAny(a, "ra") {
+				return true
+			}
+		}
+	case "cp", "gcp", "scp":
+		for _, a := range args {
+			if a == "--recursive" || a == "--archive" || len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.ContainsAny(a, "rRa") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // positionals returns the arguments that are not options ("--" ends

@@ -170,15 +170,18 @@ func classifyPowershell(args []string) Command {
 		text += " " + args[i]
 	}
 	tokens := psTokens(text)
+	copies := psCopies(tokens)
 	for i, tok := range tokens {
 		switch strings.ToLower(tok) {
 		case "expand-archive":
 			return Command{Kind: CommandExtractor, Tool: "expand-archive"}
 		case "compress-archive":
-			return compressArchive(tokens[i+1:])
+			c := compressArchive(tokens[i+1:])
+			c.Copies = copies
+			return c
 		}
 	}
-	return Command{Kind: CommandScript}
+	return Command{Kind: CommandScript, Copies: copies}
 }
 
 func compressArchive(tokens []string) Command {
