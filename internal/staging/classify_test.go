@@ -208,6 +208,9 @@ func FuzzClassify(f *testing.F) {
 		f.Add(s[0], strings.Join(s[1:], "\x00"), "/tmp", false)
 	}
 	f.Add(`C:\x\7z.exe`, "a\x00C:\\t\\x.7z\x00..\\..\\", `C:\`, true)
+	f.Add("cmd.exe", "/c\x00\"for /R C:\\u %%f in (*.pdf) do copy \"%%f\" C:\\p\\ & echo\"", `C:\`, true)
+	f.Add("cmd", "/c\x00copy a+b c ^& for %x in ( do", `C:\`, true)
+	f.Add("powershell", "-ep\x00bypass\x00-c\x00cpi -Path a, b -Destination $env:TEMP\\x -Recurse; mi c d", `C:\`, true)
 	f.Fuzz(func(t *testing.T, exe, args, cwd string, windows bool) {
 		style := Posix
 		if windows {

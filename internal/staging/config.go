@@ -55,6 +55,19 @@ type Config struct {
 	// staging.
 	AllowedPaths []string
 
+	// CopySteps makes a copy into a staging directory read from a command
+	// line (xcopy, robocopy, cmd's copy, Copy-Item) a step of its own: a
+	// batch copy or a copy of sensitive material is a detection by itself,
+	// and an archive step of the same actor over it continues that
+	// detection (copysteps.go). DET0014's Windows analytic.
+	CopySteps bool
+	// ArchiveAlone makes an archive step that names a staging directory as
+	// its input or output, or collects a user profile's documents, a
+	// detection even when it covers fewer than MinimumFileCount staged
+	// files (logs of process creations without file creations). DET0014's
+	// Windows analytic.
+	ArchiveAlone bool
+
 	MaxGroups        int // staging groups tracked (default 4096)
 	MaxFilesPerGroup int // file paths kept per group (default 10000)
 	MaxFiles         int // file paths kept over all groups (default 100000)

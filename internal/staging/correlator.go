@@ -30,6 +30,7 @@ type Stats struct {
 	Removed         uint64 // staged files deleted or moved out (they are in no later archive)
 	NotSteps        uint64 // archives written by copy, move, link, download or extraction, or by a process that never touched the staged files
 	ArchiveSteps    uint64 // archive steps (exec or archive file) seen
+	CopySteps       uint64 // copies into a staging directory read from command lines (Config.CopySteps)
 	Extractions     uint64 // extractor execs seen (never detected)
 	EncryptionSteps uint64 // encryptions matched to an archive step
 	Detections      uint64 // detections raised
@@ -71,7 +72,8 @@ type Correlator struct {
 	steps      map[stepKey]*step
 	stepQueue  []*step // oldest first, from stepHead on
 	stepHead   int
-	byPID      map[int64]*step // latest exec step of each pid
+	byPID      map[int64]*step   // latest exec step of each pid
+	copyByPID  map[int64][]*step // copy steps of each pid (Config.CopySteps)
 	latestStep int64
 	readers    []pipeReader // recent cat/pv/dd execs, for the compressors they feed
 
@@ -167,6 +169,8 @@ type step struct {
 	uid       string
 	primary   string
 	removed   bool
+	copy      *copyInfo // a copy step's (Config.CopySteps)
+	chained   *step     // the copy step whose detection an archive step took over
 }
 
 type encryption struct {
@@ -190,6 +194,9 @@ func New(cfg Config) (*Correlator, error) {
 		groups: map[string]*group{},
 		steps:  map[stepKey]*step{},
 		byPID:  map[int64]*step{},
+	}
+	if cfg.CopySteps {
+		c.copyByPID = map[int64][]*step{}
 	}
 	// The most specific root wins when roots nest (/tmp/ and /tmp/x/).
 	roots, err := NewRoots(cfg.StagingDirectories, c.style)
@@ -311,6 +318,9 @@ func (c *Correlator) popStep() {
 		if c.byPID[s.pid] == s {
 			delete(c.byPID, s.pid)
 		}
+		if s.copy != nil {
+			c.dropCopy(s)
+		}
 	}
 	if c.stepHead > 64 && c.stepHead*2 > len(c.stepQueue) {
 		n := copy(c.stepQueue, c.stepQueue[c.stepHead:])
@@ -329,7 +339,7 @@ func (c *Correlator) addStep(s *step) {
 	}
 	c.steps[s.key] = s
 	c.stepQueue = append(c.stepQueue, s)
-	if !s.fileStep {
+	if !s.fileStep && s.kind != CommandCopy {
 		if old := c.byPID[s.pid]; old == nil || old.time <= s.time {
 			c.byPID[s.pid] = s
 		}
@@ -404,6 +414,9 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 		g := c.stage(ev, t, raw, norm, pl)
 		if g != nil && t < c.latestStep {
 			out = c.reevaluateLate(g, norm, t, out)
+		}
+		if g != nil && c.copyByPID != nil && ev.Kind != event.KindFileMoveIn {
+			out = c.copyWrote(ev, t, g, ev.Size, out)
 		}
 	}
 	if isArchive && c.buildsArchive(ev) {

@@ -89,13 +89,61 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 		return event.Detection{}, false
 	}
 	t := c.tally(s)
-	if t.files < int64(c.cfg.MinimumFileCount) || len(t.groups) == 0 {
-		return event.Detection{}, false
+	chained := s.chained
+	if chained == nil {
+		chained = c.chainedCopy(s)
 	}
-	primary := c.identify(s, t.groups)
+	alone := ""
+	if t.files < int64(c.cfg.MinimumFileCount) || len(t.groups) == 0 {
+		switch {
+		case chained != nil:
+		case c.cfg.ArchiveAlone:
+			if alone = c.namedStaging(s); alone == "" {
+				return event.Detection{}, false
+			}
+		default:
+			return event.Detection{}, false
+		}
+	}
+	var primary string
+	switch {
+	case len(t.groups) > 0:
+		primary = c.identify(s, t.groups)
+	case chained != nil:
+		primary = chained.copy.groupRaw
+	default:
+		primary = alone
+	}
+	if !s.emitted && len(t.groups) == 0 {
+		s.primary = c.style.normalize(primary)
+		s.uid = detectionUID(c.cfg.AnalyticID, c.cfg.Host, s.pid, s.key.time, s.time, s.primary)
+	}
 	actor := s.actor.String()
+	bonus := 0
+	if chained != nil {
+		// One detection for the copy and the archive: the copy's UID, its
+		// files where the log shows no file events, and a higher score.
+		if !s.emitted && chained.emitted {
+			s.uid = chained.uid
+		}
+		s.chained, chained.copy.chained = chained, s
+		ci := chained.copy
+		t.files = max(t.files, ci.files, ci.named)
+		t.bytes = max(t.bytes, ci.bytes)
+		for i := range t.cats {
+			t.cats[i] = max(t.cats[i], ci.cats[i])
+		}
+		t.evidence = append(t.evidence, copyEvidence(chained, actor))
+		if chained.time < t.first {
+			t.first = chained.time
+		}
+		bonus = chainBonus
+		if ci.batch {
+			bonus += chainBonus
+		}
+	}
 	evidence, last, encrypted := c.chain(s, t.evidence, actor)
-	score := computeScore(t.files, t.bytes, t.cats, encrypted, s.actor.Elevated, s.actor.Interactive)
+	score := min(100, computeScore(t.files, t.bytes, t.cats, encrypted, s.actor.Elevated, s.actor.Interactive)+bonus)
 	d := event.Detection{
 		Time:        time.Unix(0, s.time).UTC(),
 		DetectionID: c.cfg.DetectionID,
@@ -119,7 +167,15 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 	if d.ArchivePath == "-" {
 		d.ArchivePath = ""
 	}
-	d.Reason = reason(s, &d, &t)
+	switch {
+	case chained != nil && t.how[0]+t.how[1]+t.how[2] == 0:
+		// Known from the command lines only.
+		d.Reason = shortActor(&s.actor) + " " + copyPhrase(chained, t.files) + " into " + primary + " with " + chained.tool + archivePhrase(s, &d)
+	case chained == nil && alone != "":
+		d.Reason = shortActor(&s.actor) + " archived " + c.inputsPhrase(s) + " with " + s.tool + " naming " + alone + archivePhrase(s, &d)
+	default:
+		d.Reason = reason(s, &d, &t)
+	}
 	return d, true
 }
 
@@ -424,11 +480,7 @@ func reason(s *step, d *event.Detection, t *tally) string {
 		b.WriteString(" " + strings.Join(verbs[:len(verbs)-1], ", ") + " and " + verbs[len(verbs)-1])
 	}
 	var detail []string
-	for _, x := range []struct {
-		c          category
-		one, other string
-	}{{catDocument, "document", "documents"}, {catKey, "key or secret", "keys or secrets"},
-		{catDatabase, "database", "databases"}, {catMail, "mail store", "mail stores"}} {
+	for _, x := range categoryNames {
 		if n := t.cats[x.c]; n > 0 {
 			detail = append(detail, fmt.Sprintf("%d %s", n, plural(n, x.one, x.other)))
 		}
@@ -443,6 +495,17 @@ func reason(s *step, d *event.Detection, t *tally) string {
 	if groups := len(t.groups); groups > 1 {
 		fmt.Fprintf(&b, " and %d other %s", groups-1, plural(int64(groups-1), "location", "locations"))
 	}
+	if s.chained != nil {
+		b.WriteString(" with " + s.chained.tool)
+	}
+	b.WriteString(archivePhrase(s, d))
+	return b.String()
+}
+
+// archivePhrase ends a reason: " and archived them with 7z into X with a
+// password, then encrypted it with gpg within 3m".
+func archivePhrase(s *step, d *event.Detection) string {
+	var b strings.Builder
 	b.WriteString(" and archived them with " + s.tool)
 	if d.ArchivePath != "" {
 		b.WriteString(" into " + d.ArchivePath)
@@ -456,6 +519,13 @@ func reason(s *step, d *event.Detection, t *tally) string {
 	b.WriteString(" within " + humanDuration(time.Duration(s.time-d.FirstSeen.UnixNano())))
 	return b.String()
 }
+
+// categoryNames name the sensitive types in reasons.
+var categoryNames = []struct {
+	c          category
+	one, other string
+}{{catDocument, "document", "documents"}, {catKey, "key or secret", "keys or secrets"},
+	{catDatabase, "database", "databases"}, {catMail, "mail store", "mail stores"}}
 
 func plural(n int64, one, other string) string {
 	if n == 1 {

@@ -89,6 +89,27 @@
 // wrote the archive, says how the files came (copied, moved, created, with
 // their source) and the time it took, never rounded up.
 //
+// # Copies as steps (Config.CopySteps, Config.ArchiveAlone)
+//
+// DET0014's Windows analytic names three behaviours, each a detection on
+// its own: sensitive files staged into a temporary or public directory,
+// compression, and a batch copy before exfiltration. With CopySteps a copy
+// into a staging root read from a command line (xcopy, robocopy, cmd's
+// copy and move, Copy-Item; environment variables such as %TEMP% and
+// $env:TEMP expanded for the actor) is a step: a detection when it is a
+// batch (a wildcard or a whole tree, of unknown size, which
+// MinimumFileCount does not filter), copies sensitive material (a
+// profile's Documents or Desktop, mail, keys, hives and directory
+// databases, volume shadow copies), or writes MinimumFileCount files,
+// which its own file creations count (updated at 1, 2, 4… files). An
+// archive step of the same actor within TimeWindow that reads the copy's
+// group or its sources takes that detection over: the same UID, the
+// copy's files where no file events were logged, and 10 more to its score
+// (20 after a batch). With ArchiveAlone an archive step that names a
+// staging directory as its input or output, or collects a user profile's
+// documents, is a detection even over fewer than MinimumFileCount staged
+// files. Both are off for Linux and macOS.
+//
 // A detection is re-emitted with the same UID, and Observe returns it again,
 // when an encryption of its archive follows within TimeWindow (gpg -c/-e,
 // openssl enc, age, zipcloak with the archive as input, or an encryptor fed

@@ -57,8 +57,12 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		return nil
 	}
 	cmd, ok := c.command(p, exe)
+	var out []event.Detection
+	if c.cfg.CopySteps && (cmd.Kind == CommandCopy || len(cmd.Copies) > 0) && !c.allowedProcess(p) {
+		out = c.copySteps(ev, t, cmd)
+	}
 	if !ok {
-		return nil
+		return out
 	}
 	switch cmd.Kind {
 	case CommandExtractor:
@@ -66,22 +70,22 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		if key := (stepKey{pid: p.PID, time: t}); c.steps[key] == nil {
 			c.addStep(&step{key: key, kind: CommandExtractor, time: t, pid: p.PID, actor: ev.Actor, exe: exe})
 		}
-		return nil
+		return out
 	case CommandEncryptor:
-		return c.encryptionStep(ev, t, cmd)
+		return append(out, c.encryptionStep(ev, t, cmd)...)
 	}
 	if c.allowedProcess(p) {
 		c.stats.Ignored++
-		return nil
+		return out
 	}
 	key := stepKey{pid: p.PID, time: t}
 	if c.steps[key] != nil {
-		return nil // the same exec from a second sensor
+		return out // the same exec from a second sensor
 	}
 	c.stats.ArchiveSteps++
 	s := c.archiveStep(ev, key, exe, cmd)
 	c.addStep(s)
-	return c.emit(s, nil)
+	return c.emit(s, out)
 }
 
 // seenOrPartOfParent forgets the step of a pid that now runs another
@@ -158,6 +162,7 @@ func (c *Correlator) archiveStep(ev *event.Event, key stepKey, exe string, cmd C
 		if in == "-" || in == "" {
 			continue
 		}
+		in = c.expandVars(in, &ev.Actor)
 		if glob := c.style.stripGlob(in); glob != in {
 			// A wildcard the tool expands itself (zip x.zip '*.docx'): the
 			// files it matches, and the directories it selects from.
@@ -191,6 +196,7 @@ func (c *Correlator) archiveStep(ev *event.Event, key stepKey, exe string, cmd C
 			s.refs = append(s.refs, ResolvePath(p.Cwd, ".", c.style))
 		}
 	}
+	cmd.Output = c.expandVars(cmd.Output, &ev.Actor)
 	switch cmd.Output {
 	case "":
 	case "-":
