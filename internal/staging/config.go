@@ -92,7 +92,10 @@ func fieldErr(field, format string, args ...any) error {
 func DefaultStagingDirectories(platform string) []string {
 	switch platform {
 	case "windows":
-		return []string{`C:\Users\*\AppData\Local\Temp\`, `C:\Windows\Temp\`, `C:\Users\Public\`, `C:\PerfLogs\`, `C:\$Recycle.Bin\`}
+		// C:\*\ is every directory directly under the drive (C:\temp,
+		// C:\inetpub) but Windows' own (roots.go: windowsTopDirs).
+		return []string{`C:\Users\*\AppData\Local\Temp\`, `C:\Windows\Temp\`, `C:\Users\Public\`, `C:\ProgramData\`,
+			`C:\PerfLogs\`, `C:\$Recycle.Bin\`, `C:\*\`}
 	case "darwin":
 		return []string{"/tmp/", "/private/tmp/", "/private/var/tmp/", "/var/folders/*/*/T/", "/private/var/folders/*/*/T/", "/Users/Shared/", "/Volumes/"}
 	}

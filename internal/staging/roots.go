@@ -13,7 +13,18 @@ type root struct {
 	unc   bool     // \\server\share\… (Windows)
 	segs  []string // normalized elements; "*" matches any one element
 	globs []bool   // segs[i] holds a wildcard
+	// except are the names the wildcard of a drive-root root (C:\*\, any
+	// directory directly under the drive) does not match: Windows' own
+	// directories, where programs are installed and users keep their
+	// profiles, are no staging directories for being at the top.
+	except []string
 }
+
+// windowsTopDirs are the directories directly under a Windows drive that a
+// C:\*\ root excludes (lower case).
+var windowsTopDirs = []string{"windows", "windows.old", "program files", "program files (x86)", "users",
+	"documents and settings", "system volume information", "recovery", "boot", "config.msi", "msocache",
+	"$winreagent", "$sysreset", "$windows.~bt", "$windows.~ws", "$getcurrent", "esd", "onedrivetemp"}
 
 func parseRoot(spec string, style PathStyle) (root, error) {
 	r := root{spec: spec}
@@ -51,6 +62,9 @@ func parseRoot(spec string, style PathStyle) (root, error) {
 	if len(r.segs) == 0 || (style == Windows && len(r.segs) == 1 && !r.unc) {
 		return r, &RootError{Dir: spec, Kind: RootWholeFileSystem, Problem: fmt.Sprintf("%q: a whole file system is not a staging directory", spec)}
 	}
+	if style == Windows && !r.unc && len(r.segs) == 2 && r.segs[1] == "*" {
+		r.except = windowsTopDirs
+	}
 	return r, nil
 }
 
@@ -84,6 +98,11 @@ func (r *root) match(style PathStyle, raw string) (end int, ok bool) {
 		if r.globs[k] {
 			if !style.globMatch(seg, elem) {
 				return 0, false
+			}
+			for _, x := range r.except {
+				if len(elem) == len(x) && style.hasPrefixNorm(elem, x) {
+					return 0, false
+				}
 			}
 		} else if len(elem) != len(seg) || !style.hasPrefixNorm(elem, seg) {
 			return 0, false

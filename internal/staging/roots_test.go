@@ -1,0 +1,44 @@
+package staging
+
+import "testing"
+
+// TestWindowsDefaultRoots: the defaults DET0014 names for Windows, with
+// C:\*\ meaning the directories directly under the drive but Windows' own.
+func TestWindowsDefaultRoots(t *testing.T) {
+	t.Parallel()
+	r, err := NewRoots(DefaultStagingDirectories("windows"), Windows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path  string
+		group string // "" when not staging
+	}{
+		{`C:\temp\loot\a.docx`, `C:\temp\loot`},
+		{`c:\TEMP\a.docx`, `c:\TEMP`},
+		{`C:\inetpub\wwwroot\x.zip`, `C:\inetpub\wwwroot`},
+		{`C:\ProgramData\s\a.pdf`, `C:\ProgramData\s`},
+		{`C:\Users\bob\AppData\Local\Temp\x\a.pdf`, `C:\Users\bob\AppData\Local\Temp\x`},
+		{`C:\Users\Public\Documents\a.pdf`, `C:\Users\Public\Documents`},
+		{`C:\PerfLogs\a.7z`, `C:\PerfLogs`},
+		{`C:\$Recycle.Bin\S-1-5-21-1\$RABC.docx`, `C:\$Recycle.Bin\S-1-5-21-1`},
+		{`C:\Users\bob\Documents\a.docx`, ""},
+		{`C:\Windows\System32\x.dll`, ""},
+		{`C:\Program Files\7-Zip\7z.exe`, ""},
+		{`C:\Program Files (x86)\App\a.zip`, ""},
+		{`C:\System Volume Information\x`, ""},
+		{`C:\a.txt`, ""}, // a file at the drive's top matches C:\*\ as its root: nothing is in it
+		{`D:\temp\a.docx`, ""},
+	} {
+		pl, ok := r.Locate(tc.path)
+		ok = ok && !pl.IsRoot // a path that is a root itself stages nothing
+		switch {
+		case tc.group == "" && ok:
+			t.Errorf("%s: staging in %s (%s), want none", tc.path, pl.Group, pl.Dir)
+		case tc.group != "" && !ok:
+			t.Errorf("%s: not staging, want group %s", tc.path, tc.group)
+		case ok && pl.Group != tc.group:
+			t.Errorf("%s: group %s, want %s", tc.path, pl.Group, tc.group)
+		}
+	}
+}
