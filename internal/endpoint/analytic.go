@@ -46,6 +46,11 @@ type Definition struct {
 	// says why.
 	Live            *Live
 	LiveUnavailable string
+	// CopySteps and ArchiveAlone turn on the correlator's rules for
+	// DET0014's Windows behaviours (staging.Config): a copy read from a
+	// command line is a step and a detection of its own, and an archiver
+	// naming a staging directory is one without staged files seen.
+	CopySteps, ArchiveAlone bool
 }
 
 // Analytic is an endpoint analytic. Its zero value is not usable; call New.
@@ -138,11 +143,13 @@ func (a *Analytic) Describe() sdk.Descriptor {
 // directories reopen the collectors that follow them.
 func (a *Analytic) Configure(ctx context.Context, req sdk.ConfigureRequest) (json.RawMessage, error) {
 	st, err := a.def.Names.decode(a.elements, req.Config, staging.Config{
-		AnalyticID:  a.def.ID,
-		Platform:    a.def.Platform,
-		TechniqueID: a.def.TechniqueID,
-		Host:        req.HostIdentifier,
-		PathStyle:   a.def.PathStyle,
+		AnalyticID:   a.def.ID,
+		Platform:     a.def.Platform,
+		TechniqueID:  a.def.TechniqueID,
+		Host:         req.HostIdentifier,
+		PathStyle:    a.def.PathStyle,
+		CopySteps:    a.def.CopySteps,
+		ArchiveAlone: a.def.ArchiveAlone,
 	})
 	if err != nil {
 		return nil, err
