@@ -355,19 +355,20 @@ func subject(ev *event.Event, r *winlog.Record) {
 // write, or nothing that changes it (reads).
 func accessKind(mask, list string) (event.Kind, bool) {
 	if m, ok := winlog.ParseUint(mask); ok {
+		// A copy onto a share opens with DELETE too: writing wins.
 		switch {
-		case m&accessDelete != 0:
-			return event.KindFileDelete, true
 		case m&(accessWriteData|accessAppendData) != 0:
 			return event.KindFileWrite, true
+		case m&accessDelete != 0:
+			return event.KindFileDelete, true
 		}
 		return 0, false
 	}
 	switch {
-	case strings.Contains(list, "%%1537") || strings.Contains(list, "DELETE"):
-		return event.KindFileDelete, true
 	case strings.Contains(list, "%%4417") || strings.Contains(list, "%%4418") || strings.Contains(list, "WriteData") || strings.Contains(list, "AppendData"):
 		return event.KindFileWrite, true
+	case strings.Contains(list, "%%1537") || strings.Contains(list, "DELETE"):
+		return event.KindFileDelete, true
 	}
 	return 0, false
 }
