@@ -71,10 +71,15 @@ func (p *JSONParser) Parse(line []byte, r *Record) error {
 		p.path = append(p.path[:0], "Payload"...)
 		ps := scanner{b: payload}
 		ps.space()
+		top := len(r.offs)
 		if err := p.value(&ps); err != nil {
 			r.finish()
 			return fmt.Errorf("Payload: %w", err)
 		}
+		// The event's own data comes first: EvtxECmd's top level has
+		// names of its own (ProcessId: the writer's) that Get must not
+		// take for the event's.
+		r.offs = append(r.offs, r.offs[:top]...)[top:]
 		p.payload = payload[:0]
 	}
 	r.finish()
