@@ -275,7 +275,7 @@ func (p *JSONParser) object(s *scanner) error {
 		break
 	}
 	p.depth--
-	if atName != nil {
+	if len(atName) > 0 {
 		var name []byte
 		if atNameEsc {
 			name = appendJSONUnescaped(nil, atName)
