@@ -280,7 +280,7 @@ func (a *Analytic) Generate(ctx context.Context, table string, constraints []sdk
 // Ingest replays one recorded log through the same pipeline as live
 // events, with no settle delay and the records' own clock. The format is
 // the one named, else recognised by content; gzip-compressed input is read
-// decompressed.
+// decompressed, and each member of a zip archive as an input of its own.
 func (a *Analytic) Ingest(ctx context.Context, source, format string, r io.Reader) (sdk.IngestStats, error) {
 	var stats sdk.IngestStats
 	id := strings.ToLower(a.def.ID)
@@ -302,13 +302,27 @@ func (a *Analytic) Ingest(ctx context.Context, source, format string, r io.Reade
 		stats.Bytes = counted.n
 		return stats, fmt.Errorf("%s: reading %s: %w", id, source, err)
 	}
-	f, _ := chooseFormat(a.def.Formats, format, head)
 	before := a.pipeline.stats().detections
 	a.pipeline.beginInput()
-	ds, readErr := f.Decode(ctx, in, func(ev *event.Event) {
+	emit := func(ev *event.Event) {
 		stats.Events++
 		a.pipeline.direct(ev)
-	})
+	}
+	var (
+		ds      DecodeStats
+		readErr error
+	)
+	if isZip(head) {
+		// Each member is an input of its own, its format recognised
+		// by its content.
+		ds, readErr = decodeZip(ctx, in, func(member io.Reader, head []byte) (DecodeStats, error) {
+			f, _ := chooseFormat(a.def.Formats, format, head)
+			return f.Decode(ctx, member, emit)
+		})
+	} else {
+		f, _ := chooseFormat(a.def.Formats, format, head)
+		ds, readErr = f.Decode(ctx, in, emit)
+	}
 	a.pipeline.saveReplayed()
 	if d := a.stateOf(); d != nil {
 		d.expire(d.latest())

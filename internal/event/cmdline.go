@@ -109,3 +109,95 @@ func WindowsQuote(a string) string {
 	b.WriteByte('"')
 	return b.String()
 }
+
+// SplitWindowsCommandLine splits a Windows command line into its argument
+// vector the way CommandLineToArgvW does: the program name runs to the
+// first space or tab, or between quotes with backslashes taken literally;
+// then 2n backslashes before a quote are n and the quote opens or closes
+// quoting, 2n+1 are n and a literal quote, other backslashes stay as they
+// are, and a doubled quote inside quotes is one literal quote that also
+// ends the quoting. An argument needing none of that is a substring of
+// line.
+func SplitWindowsCommandLine(line string) []string {
+	var argv []string
+	rest := line
+	// The program name.
+	if rest != "" && rest[0] == '"' {
+		end := strings.IndexByte(rest[1:], '"')
+		if end < 0 {
+			return []string{rest[1:]}
+		}
+		argv = append(argv, rest[1:1+end])
+		rest = rest[2+end:]
+	} else if rest != "" {
+		end := strings.IndexAny(rest, " \t")
+		if end < 0 {
+			return []string{rest}
+		}
+		argv = append(argv, rest[:end])
+		rest = rest[end:]
+	}
+	for {
+		rest = strings.TrimLeft(rest, " \t")
+		if rest == "" {
+			return argv
+		}
+		var arg string
+		arg, rest = nextWindowsArg(rest)
+		argv = append(argv, arg)
+	}
+}
+
+// nextWindowsArg reads one argument after the program name from the start
+// of s, which is not a space or tab.
+func nextWindowsArg(s string) (arg, rest string) {
+	end := strings.IndexAny(s, " \t\"")
+	if end < 0 {
+		return s, ""
+	}
+	if s[end] != '"' {
+		return s[:end], s[end:]
+	}
+	var b []byte
+	inQuote := false
+	slashes := 0
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case ' ', '\t':
+			if !inQuote {
+				b = appendSlashes(b, slashes)
+				return string(b), s[i:]
+			}
+		case '\\':
+			slashes++
+			continue
+		case '"':
+			b = appendSlashes(b, slashes/2)
+			if slashes%2 == 1 {
+				b = append(b, '"')
+			} else {
+				if inQuote && i+1 < len(s) && s[i+1] == '"' {
+					b = append(b, '"')
+					i++
+				}
+				inQuote = !inQuote
+			}
+			slashes = 0
+			continue
+		}
+		b = appendSlashes(b, slashes)
+		slashes = 0
+		b = append(b, c)
+	}
+	b = appendSlashes(b, slashes)
+	return string(b), ""
+}
+
+func appendSlashes(b []byte, n int) []byte {
+	for range n {
+		b = append(b, '\\')
+	}
+	return b
+}

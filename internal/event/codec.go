@@ -15,11 +15,13 @@ import (
 // added to Event, Detection or Evidence and not here.
 //
 // Event layouts: 1 ends with ArchiveFormat; 2 adds Actor.Scope,
-// Process.Listed, Dir and Secret. A state kept by a build that wrote 1
-// reads back with those empty, as they were.
+// Process.Listed, Dir and Secret; 3 adds Process.GUID, Process.ParentGUID
+// and RemoteAddr (Windows process GUIDs, the SMB client of a share write).
+// A state kept by a build that wrote an earlier layout reads back with
+// what it lacks empty, as it was.
 
 const (
-	eventCodecVersion     = 2
+	eventCodecVersion     = 3
 	detectionCodecVersion = 1
 )
 
@@ -47,6 +49,8 @@ func (ev *Event) AppendBinary(b []byte) []byte {
 	b = appendString(b, p.Parent)
 	b = appendStrings(b, p.Ancestors)
 	b = appendStrings(b, p.Listed)
+	b = appendString(b, p.GUID)
+	b = appendString(b, p.ParentGUID)
 	b = appendString(b, ev.Path)
 	b = appendString(b, ev.SourcePath)
 	b = binary.AppendVarint(b, ev.Size)
@@ -56,6 +60,7 @@ func (ev *Event) AppendBinary(b []byte) []byte {
 	b = appendBool(b, ev.Dir)
 	b = appendString(b, ev.ArchiveFormat)
 	b = appendString(b, ev.Secret)
+	b = appendString(b, ev.RemoteAddr)
 	return b
 }
 
@@ -111,6 +116,10 @@ func (ev *Event) UnmarshalShared(data []byte, shared Strings) error {
 	if v >= 2 {
 		p.Listed = r.strings()
 	}
+	if v >= 3 {
+		p.GUID = r.sharedString()
+		p.ParentGUID = r.sharedString()
+	}
 	ev.Path = r.string()
 	ev.SourcePath = r.string()
 	ev.Size = r.varint()
@@ -123,6 +132,9 @@ func (ev *Event) UnmarshalShared(data []byte, shared Strings) error {
 	ev.ArchiveFormat = r.sharedString()
 	if v >= 2 {
 		ev.Secret = r.sharedString()
+	}
+	if v >= 3 {
+		ev.RemoteAddr = r.sharedString()
 	}
 	return r.done("event")
 }

@@ -195,3 +195,36 @@ func BenchmarkEventCodec(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 	})
 }
+
+// eventV2 is an event's binary form as the build before process GUIDs and
+// RemoteAddr wrote it (layout 2), kept in states written by that build.
+const eventV2 = "020180adf79be1aae5eb31010101010a434f52505c616c6963650730783365376131000101033831329869b0401d433a5c50726f6772616d2046696c65735c372d5a69705c377a2e6578650506377a2e657865016114433a5c55736572735c5075626c69635c712e377a09406c6973742e74787427377a2e657865206120433a5c55736572735c5075626c69635c712e377a20406c6973742e7478740f433a5c55736572735c616c6963655c1b433a5c57696e646f77735c53797374656d33325c636d642e657865000209433a5c612e646f63780000010457533031067379736d6f6e0001000b70726976617465206b6579"
+
+// TestCodecReadsLayout2: a state written before process GUIDs and
+// RemoteAddr existed reads back whole, with those empty.
+func TestCodecReadsLayout2(t *testing.T) {
+	data, err := hex.DecodeString(eventV2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Event{Time: time.Unix(1_795_751_712, 389_000_000), Kind: KindExec,
+		Actor:   Actor{UID: Unknown, EUID: Unknown, AUID: Unknown, User: `CORP\alice`, Session: "0x3e7a1", Interactive: true, Elevated: true, Scope: "812"},
+		Process: Process{PID: 6732, PPID: 4120, Exe: `C:\Program Files\7-Zip\7z.exe`, Argv: []string{"7z.exe", "a", `C:\Users\Public\q.7z`, "@list.txt"}, CommandLine: `7z.exe a C:\Users\Public\q.7z @list.txt`, Cwd: `C:\Users\alice\`, Parent: `C:\Windows\System32\cmd.exe`, Listed: []string{`C:\a.docx`}},
+		Size:    Unknown, Host: "WS01", Source: "sysmon", Dir: true, Secret: "private key"}
+	for _, shared := range []Strings{nil, {}} {
+		var back Event
+		if err := back.UnmarshalShared(data, shared); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, want) {
+			t.Errorf("layout 2:\n got %#v\nwant %#v", back, want)
+		}
+	}
+	var back, again Event
+	if err := back.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.UnmarshalBinary(back.AppendBinary(nil)); err != nil || !reflect.DeepEqual(again, want) {
+		t.Errorf("layout 2 rewritten: %#v, %v", again, err)
+	}
+}

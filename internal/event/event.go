@@ -98,6 +98,12 @@ type Process struct {
 	// inputs from (tar -T list, 7z @list), read when it ran, live; empty
 	// when it was given none or they could not be read (replay).
 	Listed []string
+	// GUID is the process's id where the platform gives one that pid
+	// reuse cannot confuse (Sysmon's ProcessGuid), lower case, without
+	// braces; ParentGUID is its parent's. The endpoint layer keys the
+	// process tree on them where set. Empty elsewhere.
+	GUID       string
+	ParentGUID string
 }
 
 // Event is one normalized event.
@@ -131,6 +137,10 @@ type Event struct {
 	// them; empty when not known or none. The correlator counts such a
 	// file as a key or secret whatever its name.
 	Secret string
+	// RemoteAddr is the network address of the peer that did it when it
+	// came over the network (an SMB client writing to a share: 5145's
+	// IpAddress); empty for local events.
+	RemoteAddr string
 }
 
 // Detection is one staging detection: a row of staging_detections.
