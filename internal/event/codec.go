@@ -15,8 +15,9 @@ import (
 // added to Event, Detection or Evidence and not here.
 //
 // Event layouts: 1 ends with ArchiveFormat; 2 adds Actor.Scope,
-// Process.Listed, Dir and Secret; 3 adds Process.GUID, Process.ParentGUID
-// and RemoteAddr (Windows process GUIDs, the SMB client of a share write).
+// Process.Listed, Dir and Secret; 3 adds Process.GUID, Process.ParentGUID,
+// Process.OriginalName and RemoteAddr (Windows process GUIDs, the name a
+// renamed binary was built with, the SMB client of a share write).
 // A state kept by a build that wrote an earlier layout reads back with
 // what it lacks empty, as it was.
 
@@ -51,6 +52,7 @@ func (ev *Event) AppendBinary(b []byte) []byte {
 	b = appendStrings(b, p.Listed)
 	b = appendString(b, p.GUID)
 	b = appendString(b, p.ParentGUID)
+	b = appendString(b, p.OriginalName)
 	b = appendString(b, ev.Path)
 	b = appendString(b, ev.SourcePath)
 	b = binary.AppendVarint(b, ev.Size)
@@ -119,6 +121,7 @@ func (ev *Event) UnmarshalShared(data []byte, shared Strings) error {
 	if v >= 3 {
 		p.GUID = r.sharedString()
 		p.ParentGUID = r.sharedString()
+		p.OriginalName = r.sharedString()
 	}
 	ev.Path = r.string()
 	ev.SourcePath = r.string()

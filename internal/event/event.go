@@ -104,6 +104,11 @@ type Process struct {
 	// process tree on them where set. Empty elsewhere.
 	GUID       string
 	ParentGUID string
+	// OriginalName is the file name the executable was built with, from
+	// its version resource (Sysmon's OriginalFileName: "7z.exe" for a 7-Zip
+	// renamed svchost.exe); empty where the platform does not say. The
+	// correlator classifies a renamed tool by it.
+	OriginalName string
 }
 
 // Event is one normalized event.

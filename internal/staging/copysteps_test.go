@@ -91,6 +91,24 @@ func TestWindowsBehaviours(t *testing.T) {
 				reason: []string{"archived ", " with 7z naming C:\\PerfLogs and archived them with 7z into C:\\PerfLogs\\x.7z with a password"}},
 		},
 		{
+			name: "a renamed 7-Zip is known by its OriginalFileName",
+			cfg:  windowsBehaviours,
+			events: seq(robocopyDocs, func() []*event.Event {
+				evs := winExec(3*time.Minute, 5210, winBob, `C:\Users\Public`, `C:\Users\Public\svchost.exe`, "a", "-pX", `C:\Users\Public\s.dat`, `s`)
+				evs[0].Process.OriginalName = "7z.exe"
+				return evs
+			}()),
+			want: want{uids: 1, emitted: 2, staging: `C:\Users\Public\s`, archive: `C:\Users\Public\s.dat`, severity: "high",
+				reason: []string{"archived them with 7z (as svchost.exe) into C:\\Users\\Public\\s.dat with a password"}},
+		},
+		{
+			name:   "a renamed 7-Zip with no OriginalFileName is known by its command line",
+			cfg:    windowsBehaviours,
+			events: winExec(0, 5220, winBob, `C:\Users\bob`, `C:\ProgramData\upd.exe`, "a", `C:\PerfLogs\x.zip`, `C:\Users\bob\Documents`),
+			want: want{uids: 1, emitted: 1, staging: `C:\PerfLogs`, archive: `C:\PerfLogs\x.zip`,
+				reason: []string{"with 7z (as upd.exe) naming C:\\PerfLogs"}},
+		},
+		{
 			name:   "one file copied into Public, not sensitive: nothing",
 			cfg:    windowsBehaviours,
 			events: winExec(0, 5600, winBob, `C:\Users\bob`, winCmd, "/c", `copy notes.txt C:\Users\Public\`),

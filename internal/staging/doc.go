@@ -45,6 +45,9 @@
 //     Process.Listed), or the cwd when it names none, and the group its
 //     output lies in, are what it reads. Its output is the file the tool
 //     really writes: zip, 7z and rar add their suffix when it has none.
+//     A renamed tool is classified as what it is: by the name it was built
+//     with (Process.OriginalName, Sysmon's OriginalFileName), else by a
+//     command line shaped as 7-Zip's; the reason says "7z (as svchost.exe)".
 //   - A fork of the archiver that has not exec'd (GNU tar's child that
 //     writes before running gzip) is the archiver: its writes make no second
 //     step, and an archive file the exec step names is that step.

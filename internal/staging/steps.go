@@ -53,10 +53,20 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 	if inputs, ok := readerInputs(exe, p.Argv, c.style); ok {
 		return c.pipeReader(ev, t, inputs)
 	}
-	if c.seenOrPartOfParent(p, exe, t) {
+	// A renamed tool is classified as what it is: by the name it was built
+	// with (Sysmon's OriginalFileName), else by its command line's shape.
+	as := exe
+	renamed := c.renamedTool(p, exe)
+	if renamed != "" {
+		as = renamed
+	}
+	if c.seenOrPartOfParent(p, exe, as, t) {
 		return nil
 	}
-	cmd, ok := c.command(p, exe)
+	cmd, ok := c.command(p, as)
+	if renamed != "" && cmd.Tool != "" {
+		cmd.Tool += " (as " + c.style.baseName(exe) + ")"
+	}
 	var out []event.Detection
 	if c.cfg.CopySteps && (cmd.Kind == CommandCopy || len(cmd.Copies) > 0) && !c.allowedProcess(p) {
 		out = c.copySteps(ev, t, cmd)
@@ -93,7 +103,7 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 // same exec reported by a second sensor, or a helper of an archiver or
 // extractor (the compressor tar runs for z/j/J, a helper of 7z), whose
 // writes are then its parent's output.
-func (c *Correlator) seenOrPartOfParent(p *event.Process, exe string, t int64) bool {
+func (c *Correlator) seenOrPartOfParent(p *event.Process, exe, as string, t int64) bool {
 	prev := c.byPID[p.PID]
 	if prev != nil && prev.time < t-int64(time.Second) {
 		// A new program in that pid (exec or pid reuse): what it writes is
@@ -101,7 +111,7 @@ func (c *Correlator) seenOrPartOfParent(p *event.Process, exe string, t int64) b
 		delete(c.byPID, p.PID)
 		prev = nil
 	}
-	if !c.ofInterest(c.style.baseName(exe)) {
+	if !c.ofInterest(c.style.baseName(as)) {
 		return true
 	}
 	if prev != nil && prev.exe == exe {
@@ -113,6 +123,31 @@ func (c *Correlator) seenOrPartOfParent(p *event.Process, exe string, t int64) b
 		return true
 	}
 	return false
+}
+
+// renamedTool is the tool an executable is when its own name says nothing:
+// the name it was built with, when the platform reports one that the
+// classifier knows, or "7z" for a command line shaped as 7-Zip's (a or u,
+// then an archive with a 7z, zip or rar suffix). Empty when the name is
+// known or nothing tells.
+func (c *Correlator) renamedTool(p *event.Process, exe string) string {
+	base := c.style.baseName(exe)
+	if c.ofInterest(base) {
+		return ""
+	}
+	if orig := p.OriginalName; orig != "" && c.ofInterest(c.style.baseName(orig)) {
+		return orig
+	}
+	if len(p.Argv) >= 3 && (p.Argv[1] == "a" || p.Argv[1] == "u") {
+		for _, a := range c.style.positionals(p.Argv[2:]) {
+			switch ext := strings.ToLower(a[strings.LastIndexByte(a, '.')+1:]); ext {
+			case "7z", "zip", "rar":
+				return "7z"
+			}
+			break // the archive is the first operand
+		}
+	}
+	return ""
 }
 
 // ofInterest reports whether an executable may make a step: a tool the

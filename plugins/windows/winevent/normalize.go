@@ -210,6 +210,10 @@ func (n *Normalizer) sysmon(r *winlog.Record) *event.Event {
 		ev = newEvent(event.KindExec, "sysmon")
 		p := &ev.Process
 		p.Exe = r.Get("Image")
+		p.OriginalName = r.Get("OriginalFileName")
+		if p.OriginalName == "-" {
+			p.OriginalName = ""
+		}
 		p.CommandLine = r.Get("CommandLine")
 		p.Argv = event.SplitWindowsCommandLine(p.CommandLine)
 		p.Cwd = r.Get("CurrentDirectory")
