@@ -315,3 +315,43 @@ func TestReadLists(t *testing.T) {
 		t.Errorf("read a list from a device: %q", fifo.Process.Listed)
 	}
 }
+
+// TestProcessGUIDs: where the platform names processes by GUID (Windows),
+// a reused pid never lends one process's image to another's events, and a
+// parent chain follows the GUIDs.
+func TestProcessGUIDs(t *testing.T) {
+	t.Parallel()
+	pt := newProcTable(0, nil)
+	exec := func(ms int, pid, ppid int64, guid, parentGUID, exe string) *event.Event {
+		ev := execEv(ms, pid, ppid, exe, `C:\`)
+		ev.Process.GUID, ev.Process.ParentGUID = guid, parentGUID
+		return ev
+	}
+	explorer := exec(0, 100, 4, "g-explorer", "", `C:\Windows\explorer.exe`)
+	cmd := exec(10, 200, 100, "g-cmd", "g-explorer", `C:\Windows\System32\cmd.exe`)
+	// pid 100 is reused by another program while cmd still runs.
+	reuse := exec(20, 100, 4, "g-updater", "", `C:\Program Files\Upd\upd.exe`)
+	sevenZip := exec(30, 300, 200, "g-7z", "g-cmd", `C:\Program Files\7-Zip\7z.exe`)
+	for _, ev := range []*event.Event{explorer, cmd, reuse, sevenZip} {
+		pt.exec(ev)
+	}
+	if want := []string{`C:\Windows\System32\cmd.exe`, `C:\Windows\explorer.exe`}; !slices.Equal(sevenZip.Process.Ancestors, want) {
+		t.Errorf("7z's ancestors %q, want %q", sevenZip.Process.Ancestors, want)
+	}
+	// Explorer's own late event, after its pid was reused: its GUID says
+	// it is explorer, not the updater.
+	late := fileEv(40, 100, `C:\Users\Public\s\a.docx`)
+	late.Process.GUID, late.Process.Exe = "g-explorer", `C:\Windows\explorer.exe`
+	pt.enrich(late)
+	if late.Process.Exe != `C:\Windows\explorer.exe` {
+		t.Errorf("explorer's event after pid reuse enriched as %s", late.Process.Exe)
+	}
+	// A process the table never saw, on a pid it knows by other GUIDs, is
+	// not given their image.
+	unseen := fileEv(50, 100, `C:\Users\Public\s\b.docx`)
+	unseen.Process.GUID, unseen.Process.Exe = "g-other", `C:\Tools\x.exe`
+	pt.enrich(unseen)
+	if unseen.Process.Exe != `C:\Tools\x.exe` {
+		t.Errorf("an unseen process's event enriched as %s", unseen.Process.Exe)
+	}
+}

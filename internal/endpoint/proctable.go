@@ -59,7 +59,7 @@ func (t *procTable) exec(ev *event.Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p.Parent == "" && len(p.Ancestors) == 0 {
-		p.Ancestors = t.ancestryLocked(p.PPID, ev.Time)
+		p.Ancestors = t.ancestryLocked(p.PPID, p.ParentGUID, ev.Time)
 		if len(p.Ancestors) > 0 {
 			p.Parent = p.Ancestors[0]
 		}
@@ -99,6 +99,27 @@ func (t *procTable) at(pid int64, at time.Time) (*image, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.procLocked(pid)
+}
+
+// pickGUID chooses the image whose process GUID is guid, where the
+// platform gives one (Windows): a reused pid cannot confuse it. Without a
+// GUID, or when none matches, it is pick's choice by time.
+func pickGUID(list []*image, at time.Time, guid string) *image {
+	if guid != "" {
+		for _, img := range list {
+			if img.proc.GUID == guid {
+				return img
+			}
+		}
+		for _, img := range list {
+			if img.proc.GUID != "" && img.start.Before(at) {
+				// A pid whose images all carry GUIDs, none this one: another
+				// process had the pid before.
+				return nil
+			}
+		}
+	}
+	return pick(list, at)
 }
 
 // pick chooses the newest image started by at; a zero at means the newest.
@@ -180,20 +201,20 @@ func baseName(p string) string {
 }
 
 // ancestryLocked walks the parent chain from ppid, nearest first.
-func (t *procTable) ancestryLocked(ppid int64, at time.Time) []string {
+func (t *procTable) ancestryLocked(ppid int64, parentGUID string, at time.Time) []string {
 	var chain []string
 	seen := map[int64]bool{}
-	for pid := ppid; pid > 0 && len(chain) < maxAncestry && !seen[pid]; {
+	for pid, guid := ppid, parentGUID; pid > 0 && len(chain) < maxAncestry && !seen[pid]; {
 		seen[pid] = true
-		img := pick(t.byPID[pid], at)
+		img := pickGUID(t.byPID[pid], at, guid)
 		if img == nil {
 			var ok bool
-			if img, ok = t.procLocked(pid); !ok {
+			if img, ok = t.procLocked(pid); !ok || guid != "" && img.proc.GUID != "" && img.proc.GUID != guid {
 				break
 			}
 		}
 		chain = append(chain, exeOf(&img.proc))
-		pid = img.proc.PPID
+		pid, guid = img.proc.PPID, img.proc.ParentGUID
 	}
 	return chain
 }
@@ -228,7 +249,7 @@ func (t *procTable) enrich(ev *event.Event) {
 		return
 	}
 	t.mu.RLock()
-	img := pick(t.byPID[pid], ev.Time)
+	img := pickGUID(t.byPID[pid], ev.Time, ev.Process.GUID)
 	t.mu.RUnlock()
 	if img == nil || (!img.exec && ev.Process.Exe != "") {
 		if ev.Actor.Session == "" && ev.Actor.Scope == "" && ev.Process.PPID > 0 {
