@@ -30,8 +30,9 @@ type copyInfo struct {
 	batch    bool     // a wildcard or a whole tree
 	cats     [5]int64 // sensitive types its inputs name
 	named    int64    // inputs that name one file each
-	files    int64    // files its own process was seen writing into the group
+	files    int64    // files its own process put in the group, as last counted
 	bytes    int64
+	seen     int64 // creations of its process in the group, duplicates included
 	nextEmit int64 // files at which it is evaluated again (1, 2, 4…)
 	chained  *step // the archive step that took its detection over
 }
@@ -143,26 +144,41 @@ func (c *Correlator) inputCategory(src string) category {
 	return catNone
 }
 
-// copyWrote counts a file the copy's own process wrote into its group, and
-// evaluates the copy again when its count doubles. A file is counted by
-// its creation (Sysmon 11, a copy event), its bytes by every write.
-func (c *Correlator) copyWrote(ev *event.Event, t int64, g *group, size int64, out []event.Detection) []event.Detection {
+// copyWrote notes a file event of the copy's own process in its group, and
+// evaluates the copy again when the creations it saw double (1, 2, 4…);
+// the evaluation counts the distinct files and their bytes in the group,
+// so an event reported twice (two exports of one log) counts once.
+func (c *Correlator) copyWrote(ev *event.Event, t int64, g *group, out []event.Detection) []event.Detection {
+	if ev.Kind != event.KindFileCreate && ev.Kind != event.KindFileCopy {
+		return out
+	}
 	for _, s := range c.copyByPID[ev.Process.PID] {
 		if s.removed || t < s.time-int64(maxSkew) || t-s.time > c.window || s.copy.group != g.key {
 			continue
 		}
-		s.copy.bytes += max(size, 0)
-		if ev.Kind != event.KindFileCreate && ev.Kind != event.KindFileCopy {
-			break
-		}
-		s.copy.files++
-		if s.copy.files >= s.copy.nextEmit {
+		s.copy.seen++
+		if s.copy.seen >= s.copy.nextEmit {
 			s.copy.nextEmit *= 2
+			c.countCopied(s, g)
 			out = c.emitCopy(s, out)
 		}
 		break
 	}
 	return out
+}
+
+// countCopied counts the files (and their bytes) that the copy's process
+// put in its group, still there.
+func (c *Correlator) countCopied(s *step, g *group) {
+	since := s.time - int64(maxSkew)
+	var files, bytes int64
+	for _, f := range g.files {
+		if f.pid == s.pid && f.first >= since && f.gone == 0 {
+			files++
+			bytes += f.size
+		}
+	}
+	s.copy.files, s.copy.bytes = files, bytes
 }
 
 // emitCopy raises or updates a copy step's detection, unless an archive

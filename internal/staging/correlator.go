@@ -416,7 +416,7 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 			out = c.reevaluateLate(g, norm, t, out)
 		}
 		if g != nil && c.copyByPID != nil && ev.Kind != event.KindFileMoveIn {
-			out = c.copyWrote(ev, t, g, ev.Size, out)
+			out = c.copyWrote(ev, t, g, out)
 		}
 	}
 	if isArchive && c.buildsArchive(ev) {

@@ -128,6 +128,9 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 		}
 		s.chained, chained.copy.chained = chained, s
 		ci := chained.copy
+		if g := c.groups[ci.group]; g != nil {
+			c.countCopied(chained, g)
+		}
 		t.files = max(t.files, ci.files, ci.named)
 		t.bytes = max(t.bytes, ci.bytes)
 		for i := range t.cats {

@@ -13,6 +13,7 @@ import (
 	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/plugins/linux/an0041"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
+	"github.com/stagewatch/stagewatch/plugins/windows/an0040"
 )
 
 // Analytic is one DET0014 analytic as the host knows it.
@@ -35,7 +36,7 @@ type Analytic struct {
 func (a Analytic) BuiltIn() bool { return a.New != nil }
 
 var analytics = []Analytic{
-	{ID: "AN0040", Platform: "windows", Plugin: "stagewatch-windows.exe"},
+	{ID: "AN0040", Platform: "windows", Plugin: "stagewatch-windows.exe", New: func() sdk.Analytic { return an0040.New() }},
 	{ID: "AN0041", Platform: "linux", Plugin: "stagewatch-linux", New: func() sdk.Analytic { return an0041.New() }},
 	{ID: "AN0042", Platform: "darwin", Plugin: "stagewatch-macos"},
 	{ID: "AN0043", Platform: "aws", Remote: true, Plugin: "stagewatch-aws"},
