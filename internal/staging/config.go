@@ -94,8 +94,20 @@ func DefaultStagingDirectories(platform string) []string {
 	case "windows":
 		// C:\*\ is every directory directly under the drive (C:\temp,
 		// C:\inetpub) but Windows' own (roots.go: windowsTopDirs).
-		return []string{`C:\Users\*\AppData\Local\Temp\`, `C:\Windows\Temp\`, `C:\Users\Public\`, `C:\ProgramData\`,
-			`C:\PerfLogs\`, `C:\$Recycle.Bin\`, `C:\*\`}
+		// The same places on any host's admin shares (\\host\C$\…, ADMIN$
+		// being C:\Windows): copies onto them, a copy command's destination
+		// here or 5145 on the host that serves them, are remote staging
+		// (T1074.002).
+		local := []string{`Users\*\AppData\Local\Temp\`, `Windows\Temp\`, `Users\Public\`, `ProgramData\`,
+			`PerfLogs\`, `$Recycle.Bin\`, `*\`}
+		var dirs []string
+		for _, d := range local {
+			dirs = append(dirs, `C:\`+d)
+		}
+		for _, d := range local {
+			dirs = append(dirs, `\\*\C$\`+d)
+		}
+		return append(dirs, `\\*\ADMIN$\Temp\`)
 	case "darwin":
 		return []string{"/tmp/", "/private/tmp/", "/private/var/tmp/", "/var/folders/*/*/T/", "/private/var/folders/*/*/T/", "/Users/Shared/", "/Volumes/"}
 	}

@@ -218,7 +218,7 @@ func (c *Correlator) evaluateCopy(s *step) (event.Detection, bool) {
 	}
 	d := event.Detection{
 		Time: time.Unix(0, s.time).UTC(), DetectionID: c.cfg.DetectionID, AnalyticID: c.cfg.AnalyticID,
-		TechniqueID: c.cfg.TechniqueID, Platform: c.cfg.Platform, Host: c.cfg.Host, Actor: actor, Process: s.process,
+		TechniqueID: c.technique(info.group), Platform: c.cfg.Platform, Host: c.cfg.Host, Actor: actor, Process: s.process,
 		StagingPath: info.groupRaw, FileCount: files, Bytes: info.bytes,
 		FirstSeen: time.Unix(0, s.time).UTC(), LastSeen: time.Unix(0, s.time).UTC(),
 		Severity: severity(score), Score: score, UID: s.uid,
@@ -374,6 +374,16 @@ func (c *Correlator) expandVars(p string, a *event.Actor) string {
 		b.WriteByte(p[i])
 	}
 	return b.String()
+}
+
+// technique is the ATT&CK technique of a detection staging in group:
+// T1074.002 (remote data staging) onto another host's share (\\host\C$\…),
+// else the analytic's own (T1074.001, local data staging).
+func (c *Correlator) technique(group string) string {
+	if c.style == Windows && strings.HasPrefix(group, `\\`) && !strings.HasPrefix(group, `\\?\`) {
+		return "T1074.002"
+	}
+	return c.cfg.TechniqueID
 }
 
 // dropCopy forgets a copy step leaving the step queue.

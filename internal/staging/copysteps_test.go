@@ -28,13 +28,14 @@ func winExec(at time.Duration, pid int64, actor event.Actor, cwd string, argv ..
 func TestWindowsBehaviours(t *testing.T) {
 	t.Parallel()
 	type want struct {
-		uids     int      // distinct detections
-		emitted  int      // detections emitted, updates included
-		staging  string   // of the last detection
-		archive  string   // of the last detection
-		files    int64    // of the last detection
-		severity string   // of the last detection, when set
-		reason   []string // in the last detection's reason
+		uids      int      // distinct detections
+		emitted   int      // detections emitted, updates included
+		staging   string   // of the last detection
+		archive   string   // of the last detection
+		files     int64    // of the last detection
+		severity  string   // of the last detection, when set
+		reason    []string // in the last detection's reason
+		technique string   // of the last detection, when set
 	}
 	robocopyDocs := winExec(0, 5100, winBob, `C:\Users\bob`, winRC, `C:\Users\bob\Documents`, `C:\Users\Public\s`, "/E", "/R:0")
 	tests := []struct {
@@ -109,6 +110,14 @@ func TestWindowsBehaviours(t *testing.T) {
 				reason: []string{"with 7z (as upd.exe) naming C:\\PerfLogs"}},
 		},
 		{
+			name: "a batch copy onto another host's admin share, then 7z on this side, is remote staging",
+			cfg:  windowsBehaviours,
+			events: seq(winExec(0, 6000, winBob, `C:\Users\bob`, `C:\Windows\System32\xcopy.exe`, `C:\Users\bob\Documents\*.xlsx`, `\\FS01\C$\Windows\Temp\x\`, "/Y"),
+				winExec(5*time.Minute, 6001, winBob, `C:\Users\bob`, win7z, "a", `\\FS01\C$\Windows\Temp\x.7z`, `\\FS01\C$\Windows\Temp\x`)),
+			want: want{uids: 1, emitted: 2, staging: `\\FS01\C$\Windows\Temp\x`, archive: `\\FS01\C$\Windows\Temp\x.7z`, technique: "T1074.002",
+				reason: []string{"copied a batch of files (documents) from C:\\Users\\bob\\Documents\\*.xlsx into \\\\FS01\\C$\\Windows\\Temp\\x with xcopy"}},
+		},
+		{
 			name:   "one file copied into Public, not sensitive: nothing",
 			cfg:    windowsBehaviours,
 			events: winExec(0, 5600, winBob, `C:\Users\bob`, winCmd, "/c", `copy notes.txt C:\Users\Public\`),
@@ -157,6 +166,9 @@ func TestWindowsBehaviours(t *testing.T) {
 			checkDetection(t, tc.cfg, d)
 			if d.StagingPath != tc.want.staging || d.ArchivePath != tc.want.archive || d.FileCount != tc.want.files && tc.want.files >= 0 && tc.want.archive == "" {
 				t.Errorf("staging %q archive %q files %d, want %q %q %d", d.StagingPath, d.ArchivePath, d.FileCount, tc.want.staging, tc.want.archive, tc.want.files)
+			}
+			if tc.want.technique != "" && d.TechniqueID != tc.want.technique {
+				t.Errorf("technique %s, want %s", d.TechniqueID, tc.want.technique)
 			}
 			if tc.want.severity != "" && d.Severity != tc.want.severity {
 				t.Errorf("severity %s (score %d), want %s", d.Severity, d.Score, tc.want.severity)

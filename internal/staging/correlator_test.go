@@ -542,7 +542,11 @@ var uidPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func checkDetection(t *testing.T, cfg Config, d event.Detection) {
 	t.Helper()
-	if d.DetectionID != "DET0014" || d.TechniqueID != "T1074.001" || d.AnalyticID != cfg.AnalyticID || d.Host != cfg.Host || d.Platform != cfg.Platform {
+	technique := "T1074.001"
+	if strings.HasPrefix(d.StagingPath, `\\`) {
+		technique = "T1074.002"
+	}
+	if d.DetectionID != "DET0014" || d.TechniqueID != technique || d.AnalyticID != cfg.AnalyticID || d.Host != cfg.Host || d.Platform != cfg.Platform {
 		t.Errorf("identity columns wrong: %+v", d)
 	}
 	if !uidPattern.MatchString(d.UID) {

@@ -151,7 +151,7 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 		Time:        time.Unix(0, s.time).UTC(),
 		DetectionID: c.cfg.DetectionID,
 		AnalyticID:  c.cfg.AnalyticID,
-		TechniqueID: c.cfg.TechniqueID,
+		TechniqueID: c.technique(primary),
 		Platform:    c.cfg.Platform,
 		Host:        c.cfg.Host,
 		Actor:       actor,

@@ -13,7 +13,8 @@ type root struct {
 	unc   bool     // \\server\share\… (Windows)
 	segs  []string // normalized elements; "*" matches any one element
 	globs []bool   // segs[i] holds a wildcard
-	// except are the names the wildcard of a drive-root root (C:\*\, any
+	// except are the names the wildcard of a drive-root root (C:\*\ or
+	// \\*\C$\*\, any
 	// directory directly under the drive) does not match: Windows' own
 	// directories, where programs are installed and users keep their
 	// profiles, are no staging directories for being at the top.
@@ -62,7 +63,9 @@ func parseRoot(spec string, style PathStyle) (root, error) {
 	if len(r.segs) == 0 || (style == Windows && len(r.segs) == 1 && !r.unc) {
 		return r, &RootError{Dir: spec, Kind: RootWholeFileSystem, Problem: fmt.Sprintf("%q: a whole file system is not a staging directory", spec)}
 	}
-	if style == Windows && !r.unc && len(r.segs) == 2 && r.segs[1] == "*" {
+	if style == Windows && (!r.unc && len(r.segs) == 2 && r.segs[1] == "*" ||
+		r.unc && len(r.segs) == 3 && strings.HasSuffix(r.segs[1], "$") && r.segs[2] == "*") {
+		// C:\*\, or \\host\C$\*\ on an admin share.
 		r.except = windowsTopDirs
 	}
 	return r, nil

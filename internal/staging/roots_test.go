@@ -29,6 +29,13 @@ func TestWindowsDefaultRoots(t *testing.T) {
 		{`C:\System Volume Information\x`, ""},
 		{`C:\a.txt`, ""}, // a file at the drive's top matches C:\*\ as its root: nothing is in it
 		{`D:\temp\a.docx`, ""},
+		{`\\FS01\C$\Windows\Temp\x\a.docx`, `\\FS01\C$\Windows\Temp\x`},
+		{`\\*\C$\Users\Public\s\a.pdf`, `\\*\C$\Users\Public\s`},
+		{`\\fs01\c$\temp\a.pdf`, `\\fs01\c$\temp`},
+		{`\\FS01\ADMIN$\Temp\setup.bat`, `\\FS01\ADMIN$\Temp`},
+		{`\\*\C$\malwr.exe`, ""},
+		{`\\FS01\C$\Windows\System32\x.dll`, ""},
+		{`\\FS01\share\docs\a.docx`, ""},
 	} {
 		pl, ok := r.Locate(tc.path)
 		ok = ok && !pl.IsRoot // a path that is a root itself stages nothing
