@@ -25,7 +25,7 @@ func readLists(ev *event.Event, style staging.PathStyle) {
 	if len(p.Listed) > 0 {
 		return
 	}
-	cmd := staging.Classify(exeOf(p), p.Argv, style)
+	cmd := staging.ClassifyProcess(p, style)
 	for _, l := range cmd.Lists {
 		path := l
 		if p.Cwd != "" {

@@ -449,7 +449,7 @@ func (p *pipeline) commandKind(ev *event.Event) staging.CommandKind {
 	if ev.Kind != event.KindExec {
 		return staging.CommandOther
 	}
-	return staging.Classify(exeOf(&ev.Process), ev.Process.Argv, p.style).Kind
+	return staging.ClassifyProcess(&ev.Process, p.style).Kind
 }
 
 // prepareLocked enriches a file event with its writer as the process table

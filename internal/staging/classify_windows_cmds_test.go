@@ -1,6 +1,7 @@
 package staging
 
 import (
+	"github.com/stagewatch/stagewatch/internal/event"
 	"reflect"
 	"strings"
 	"testing"
@@ -72,6 +73,32 @@ func TestRecursiveCopies(t *testing.T) {
 	} {
 		if got := Classify(tc.argv[0], tc.argv, tc.style); got.Recursive != tc.want {
 			t.Errorf("%v: recursive %v, want %v", tc.argv, got.Recursive, tc.want)
+		}
+	}
+}
+
+// TestClassifyProcess: what the endpoint layer files an exec under.
+func TestClassifyProcess(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		p    event.Process
+		kind CommandKind
+		tool string
+	}{
+		{event.Process{Exe: `C:\Users\Public\svchost.exe`, OriginalName: "7z.exe", Argv: []string{"svchost.exe", "a", "x.dat", "s"}}, CommandArchiver, "7z (as svchost.exe)"},
+		{event.Process{Exe: `C:\ProgramData\u.exe`, Argv: []string{"u.exe", "a", "-p", `C:\PerfLogs\x.rar`, "d"}}, CommandArchiver, "7z (as u.exe)"},
+		{event.Process{Exe: `C:\Windows\System32\cmd.exe`, Argv: []string{"cmd.exe", "/c", `copy a.docx C:\Users\Public\`}}, CommandCopy, "cmd"},
+		{event.Process{Exe: `C:\Windows\System32\cmd.exe`, Argv: []string{"cmd.exe", "/c", "dir"}}, CommandScript, "cmd"},
+		{event.Process{Exe: `C:\Windows\notepad.exe`, Argv: []string{"notepad.exe", "a.txt"}}, CommandOther, ""},
+		{event.Process{Exe: "/usr/bin/tar", Argv: []string{"tar", "czf", "x.tgz", "d"}}, CommandArchiver, "tar"},
+	} {
+		style := Windows
+		if tc.p.Exe[0] == '/' {
+			style = Posix
+		}
+		got := ClassifyProcess(&tc.p, style)
+		if got.Kind != tc.kind || got.Tool != tc.tool {
+			t.Errorf("%s %v: %s %q, want %s %q", tc.p.Exe, tc.p.Argv, got.Kind, got.Tool, tc.kind, tc.tool)
 		}
 	}
 }

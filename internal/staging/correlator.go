@@ -893,7 +893,7 @@ func (c *Correlator) Keeps(ev *event.Event) bool {
 		if _, ok := readerInputs(exe, ev.Process.Argv, c.style); ok {
 			return true
 		}
-		return c.ofInterest(c.style.baseName(exe))
+		return c.ofInterest(c.style.baseName(exe)) || c.renamedTool(&ev.Process, exe) != ""
 	case ev.Kind.IsFile():
 		// A file event under a staging root, or a move whose source was
 		// under one (what left a group matters as much as what came).

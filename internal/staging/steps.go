@@ -131,15 +131,19 @@ func (c *Correlator) seenOrPartOfParent(p *event.Process, exe, as string, t int6
 // then an archive with a 7z, zip or rar suffix). Empty when the name is
 // known or nothing tells.
 func (c *Correlator) renamedTool(p *event.Process, exe string) string {
-	base := c.style.baseName(exe)
-	if c.ofInterest(base) {
+	return renamedAs(p, exe, c.style, c.ofInterest)
+}
+
+// renamedAs is renamedTool with known saying which names are of interest.
+func renamedAs(p *event.Process, exe string, style PathStyle, known func(base string) bool) string {
+	if known(style.baseName(exe)) {
 		return ""
 	}
-	if orig := p.OriginalName; orig != "" && c.ofInterest(c.style.baseName(orig)) {
+	if orig := p.OriginalName; orig != "" && known(style.baseName(orig)) {
 		return orig
 	}
 	if len(p.Argv) >= 3 && (p.Argv[1] == "a" || p.Argv[1] == "u") {
-		for _, a := range c.style.positionals(p.Argv[2:]) {
+		for _, a := range style.positionals(p.Argv[2:]) {
 			switch ext := strings.ToLower(a[strings.LastIndexByte(a, '.')+1:]); ext {
 			case "7z", "zip", "rar":
 				return "7z"
@@ -148,6 +152,29 @@ func (c *Correlator) renamedTool(p *event.Process, exe string) string {
 		}
 	}
 	return ""
+}
+
+// ClassifyProcess is Classify of a process as the correlator reads it: a
+// renamed tool as what it is (its OriginalName, or a 7-Zip command line),
+// and a shell whose own command line copies (cmd's copy, Copy-Item) as a
+// copy.
+func ClassifyProcess(p *event.Process, style PathStyle) Command {
+	exe := p.Exe
+	if exe == "" && len(p.Argv) > 0 {
+		exe = p.Argv[0]
+	}
+	if name := renamedAs(p, exe, style, func(base string) bool { _, ok := lookupTool(base); return ok }); name != "" {
+		cmd := Classify(name, p.Argv, style)
+		if cmd.Tool != "" {
+			cmd.Tool += " (as " + style.baseName(exe) + ")"
+		}
+		return cmd
+	}
+	cmd := Classify(exe, p.Argv, style)
+	if cmd.Kind == CommandScript && len(cmd.Copies) > 0 {
+		cmd.Kind = CommandCopy
+	}
+	return cmd
 }
 
 // ofInterest reports whether an executable may make a step: a tool the
