@@ -38,6 +38,7 @@ func RunLive(stagewatchd string, log io.Writer) (*Report, error) {
 		return nil, err
 	}
 	fmt.Fprintf(log, "== AN0041 at the end: %s\n", live.Counters())
+	logDetections(log, sched, ds)
 	rep := Evaluate("live", sched, ds)
 	rep.Duration = time.Since(started)
 	return rep, nil
@@ -104,4 +105,16 @@ func DryRun(log io.Writer) error {
 		return fmt.Errorf("stories failed: %v", sched.Failed)
 	}
 	return nil
+}
+
+// logDetections writes the schedule and every detection with the time it
+// was attributed by, for a reader checking the attribution.
+func logDetections(log io.Writer, sched *Schedule, ds []Detection) {
+	for _, sl := range sched.Slots {
+		fmt.Fprintf(log, "== slot %s %s – %s\n", sl.Story, sl.Start.Format(time.RFC3339Nano), sl.End.Format(time.RFC3339Nano))
+	}
+	for _, d := range ds {
+		data, _ := json.Marshal(d)
+		fmt.Fprintf(log, "== detection at %s: %s\n", archiveTime(d).Format(time.RFC3339Nano), data)
+	}
 }
