@@ -136,7 +136,7 @@ type tally struct {
 	files, bytes int64
 	first        int64 // the earliest staging time among them, unix ns
 	cats         [5]int64
-	how          [3]int64 // files created, copied, moved
+	how          [3]int64       // files created, copied, moved
 	sources      [3]sourceCount // where the copied and moved files came from, by how
 	groups       []groupCount
 	evidence     []event.Evidence
