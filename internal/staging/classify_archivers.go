@@ -258,7 +258,10 @@ func withSuffix(name, suffix string) string {
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		base = name[i+1:]
 	}
-	if base == "" || strings.IndexByte(base, '.') > 0 {
+	// zip and 7z add theirs when the name has no dot at all: a leading
+	// dot counts (`zip -r .pgdump.zip d` writes .pgdump.zip, `zip .x d`
+	// writes .x).
+	if base == "" || strings.IndexByte(base, '.') >= 0 {
 		return name
 	}
 	return name + suffix

@@ -165,12 +165,15 @@ type step struct {
 	globs     []string // normalized wildcard patterns the step reads (zip x.zip '/tmp/*.docx')
 	encrypted bool
 	enc       *encryption
-	emitted   bool
-	uid       string
-	primary   string
-	removed   bool
-	copy      *copyInfo // a copy step's (Config.CopySteps)
-	chained   *step     // the copy step whose detection an archive step took over
+	// recompresses is the archive step whose archive this compressor
+	// compresses again (gzip x.tar after tar cf x.tar d).
+	recompresses *step
+	emitted      bool
+	uid          string
+	primary      string
+	removed      bool
+	copy         *copyInfo // a copy step's (Config.CopySteps)
+	chained      *step     // the copy step whose detection an archive step took over
 }
 
 type encryption struct {
@@ -402,9 +405,20 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 		// stdout (gzip > x.gz), the step learns its archive here.
 		if isArchive && s.kind == CommandArchiver && (s.output == "" || s.output == "-") {
 			s.output, s.outDisp = norm, raw
+			var out []event.Detection
 			if s.emitted {
-				return c.emit(s, nil)
+				out = c.emit(s, out)
 			}
+			if r := s.recompresses; r != nil {
+				// gzip -c x.tar > x.tgz: the first archive, compressed again.
+				r.output, r.outDisp = norm, raw
+				out = c.emit(r, out)
+			} else if src := c.pipeSourceOf(s); src != nil {
+				// tar cf - d | gzip > d.tgz: tar's archive is what gzip writes.
+				src.output, src.outDisp = norm, raw
+				out = c.emit(src, out)
+			}
+			return out
 		}
 		return nil
 	}

@@ -252,6 +252,35 @@ func TestPrecision(t *testing.T) {
 				one(execEv(time.Minute, 300, 100, "/dev/shm", alice, nil, "/usr/bin/tar", "cf", "/dev/shm/k.tar", ".ssh"))),
 			want: 1, staging: "/dev/shm/.ssh", files: 2, reason: []string{"copied 2 files from /home/alice/.ssh "},
 		},
+		// Found by the evaluation suite (plugins/linux/eval).
+		{
+			name: "gzip of the tar just made is the same staging, its archive compressed again",
+			cfg:  linuxCfg,
+			events: seq(copyInto(0, 200, "/usr/bin/mv", alice, "/mnt/scratch/.m/a.eml", "/mnt/scratch/.m/b.eml", "/mnt/scratch/.m/c.eml"),
+				one(execEv(time.Minute, 300, 100, "/mnt/scratch", alice, nil, "/usr/bin/tar", "cf", "/mnt/scratch/m.tar", ".m")),
+				writeBy(time.Minute+100*time.Millisecond, "/mnt/scratch/m.tar", 3000, 300, 100, "/mnt/scratch", alice, "/usr/bin/tar"),
+				one(execEv(time.Minute+time.Second, 301, 100, "/mnt/scratch", alice, nil, "/usr/bin/gzip", "/mnt/scratch/m.tar")),
+				writeBy(time.Minute+1100*time.Millisecond, "/mnt/scratch/m.tar.gz", 300, 301, 100, "/mnt/scratch", alice, "/usr/bin/gzip"),
+				one(execEv(time.Minute+2*time.Second, 302, 100, "/mnt/scratch", alice, nil, "/usr/bin/gpg", "-c", "/mnt/scratch/m.tar.gz"))),
+			want: 1, updates: 2, staging: "/mnt/scratch", archive: "/mnt/scratch/m.tar.gz", files: 3,
+			reason: []string{"then encrypted it with gpg"},
+		},
+		{
+			name: "tar to its stdout piped into gzip takes the archive gzip writes",
+			cfg:  linuxCfg,
+			events: seq(copyInto(0, 200, "/usr/bin/cp", alice, lootFiles[:3]...),
+				one(execEv(time.Minute, 300, 100, "/tmp", alice, nil, "/usr/bin/tar", "cf", "-", "-C", "/tmp", "loot")),
+				one(execEv(time.Minute, 301, 100, "/tmp", alice, nil, "/usr/bin/gzip")),
+				writeBy(time.Minute+100*time.Millisecond, "/tmp/loot.tar.gz", 300, 301, 100, "/tmp", alice, "/usr/bin/gzip")),
+			want: 1, updates: 1, staging: "/tmp/loot", archive: "/tmp/loot.tar.gz", files: 3,
+		},
+		{
+			name: "zip names an archive with a leading dot as given",
+			cfg:  linuxCfg,
+			events: seq(copyInto(0, 200, "/usr/bin/cp", alice, "/var/tmp/.pgdump/a.sql", "/var/tmp/.pgdump/b.sqlite"),
+				one(execEv(time.Minute, 300, 100, "/var/tmp", alice, nil, "/usr/bin/zip", "-q", "-r", "-P", "pw", "/var/tmp/.pgdump.zip", ".pgdump"))),
+			want: 1, staging: "/var/tmp/.pgdump", archive: "/var/tmp/.pgdump.zip", files: 2,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -94,8 +94,58 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 	}
 	c.stats.ArchiveSteps++
 	s := c.archiveStep(ev, key, exe, cmd)
+	if prev := c.recompressionOf(ev, cmd, t); prev != nil {
+		// gzip of the tar just made: one staging whose archive is
+		// compressed again, not a second one over the same files. The
+		// step stays, so that the compressor's writes are its own.
+		s.refs, s.globs, s.recompresses = nil, nil, prev
+		c.addStep(s)
+		if s.output == "" || s.output == "-" {
+			return nil
+		}
+		prev.output, prev.outDisp = s.output, s.outDisp
+		return c.emit(prev, nil)
+	}
 	c.addStep(s)
 	return c.emit(s, out)
+}
+
+// recompressionOf returns the archive step whose archive a compressor's
+// exec compresses again (tar cf x.tar d; gzip x.tar), if any: the same
+// actor's, within the window.
+func (c *Correlator) recompressionOf(ev *event.Event, cmd Command, t int64) *step {
+	if tools[cmd.Tool].family != famCompressor || len(cmd.Inputs) != 1 || cmd.Inputs[0] == "-" {
+		return nil
+	}
+	in := ResolvePath(ev.Process.Cwd, cmd.Inputs[0], c.style)
+	for i := len(c.stepQueue) - 1; i >= c.stepHead; i-- {
+		p := c.stepQueue[i]
+		if p.removed || p.kind != CommandArchiver || p.output != in || t-p.time > c.window || !sameActor(&p.actor, &ev.Actor) {
+			continue
+		}
+		if p.recompresses != nil {
+			return p.recompresses
+		}
+		return p
+	}
+	return nil
+}
+
+// pipeSourceOf returns the archiver that feeds the stdin filter s in one
+// pipeline (tar cf - d | gzip > d.tgz): its archive is the one s writes.
+func (c *Correlator) pipeSourceOf(s *step) *step {
+	if tools[s.tool].family != famCompressor || len(s.refs) > 0 || s.recompresses != nil {
+		return nil
+	}
+	for i := len(c.stepQueue) - 1; i >= c.stepHead; i-- {
+		a := c.stepQueue[i]
+		if a == s || a.removed || a.kind != CommandArchiver || a.output != "-" || a.ppid != s.ppid ||
+			abs64(a.time-s.time) > int64(maxSkew) || !sameActor(&a.actor, &s.actor) {
+			continue
+		}
+		return a
+	}
+	return nil
 }
 
 // seenOrPartOfParent forgets the step of a pid that now runs another
