@@ -180,8 +180,43 @@ func classifyPowershell(args []string) Command {
 			c.Copies = copies
 			return c
 		}
+		if isZipFileCall(tok) {
+			c := zipFileCall(tokens[i+1:])
+			c.Copies = copies
+			return c
+		}
 	}
 	return Command{Kind: CommandScript, Copies: copies}
+}
+
+// isZipFileCall reports whether tok calls .NET's
+// [IO.Compression.ZipFile]::CreateFromDirectory (any namespace prefix, any
+// case), the one-line zip of PowerShell scripts.
+func isZipFileCall(tok string) bool {
+	t := strings.ToLower(strings.ReplaceAll(tok, " ", ""))
+	return strings.HasSuffix(t, "compression.zipfile]::createfromdirectory")
+}
+
+// zipFileCall reads CreateFromDirectory's arguments: the directory, then
+// the archive.
+func zipFileCall(tokens []string) Command {
+	c := Command{Kind: CommandArchiver, Tool: "zipfile"}
+	var args []string
+	for _, tok := range tokens {
+		if tok == ";" && len(args) > 0 || tok == "|" {
+			break
+		}
+		if tok != "," && tok != ";" {
+			args = append(args, tok)
+		}
+	}
+	if len(args) > 0 {
+		c.Inputs = args[:1]
+	}
+	if len(args) > 1 {
+		c.Output = args[1]
+	}
+	return c
 }
 
 func compressArchive(tokens []string) Command {

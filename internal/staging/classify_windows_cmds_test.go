@@ -56,6 +56,19 @@ func TestShellCopies(t *testing.T) {
 	}
 }
 
+func TestZipFileCreateFromDirectory(t *testing.T) {
+	t.Parallel()
+	for _, line := range []string{
+		`Add-Type -A System.IO.Compression.FileSystem; [IO.Compression.ZipFile]::CreateFromDirectory('C:\Users\Public\s', 'C:\Users\Public\s.zip')`,
+		`[System.IO.Compression.ZipFile]::CreateFromDirectory("C:\Users\Public\s","C:\Users\Public\s.zip", [System.IO.Compression.CompressionLevel]::Optimal, $false)`,
+	} {
+		got := Classify("powershell.exe", []string{"powershell.exe", "-c", line}, Windows)
+		if got.Kind != CommandArchiver || got.Tool != "zipfile" || got.Output != `C:\Users\Public\s.zip` || len(got.Inputs) != 1 || got.Inputs[0] != `C:\Users\Public\s` {
+			t.Errorf("%s:\n %+v", line, got)
+		}
+	}
+}
+
 func TestRecursiveCopies(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
