@@ -25,17 +25,14 @@ import (
 	"github.com/stagewatch/stagewatch/plugins/registry"
 )
 
-// Where the configuration comes from when no --config is given.
-const (
-	EnvVar      = "STAGEWATCH_CONFIG"
-	DefaultPath = "/etc/stagewatch/stagewatch.yaml"
-)
+// EnvVar names the configuration file when no --config is given; with
+// neither, DefaultPath (paths_*.go) is read when it exists.
+const EnvVar = "STAGEWATCH_CONFIG"
 
-// Defaults of the host section.
+// Defaults of the host section (DefaultSocket and DefaultStateDir are per
+// platform, paths_*.go).
 const (
-	DefaultSocket       = "/var/run/stagewatch/stagewatchd.sock"
 	DefaultQueryTimeout = 10 * time.Second
-	DefaultStateDir     = "/var/lib/stagewatch"
 	// DefaultResultsLogMaxFiles is how many rotated result logs are kept
 	// when results_log_max_size is set.
 	DefaultResultsLogMaxFiles = 5
