@@ -69,7 +69,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// unreadable file; the status then says the replay was incomplete.
 	var unreadable []string
 	for _, name := range files {
-		stats, err := ingestFile(ctx, plugin, name, *format)
+		stats, err := ingestFile(ctx, plugin, name, *format, stderr)
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("interrupted while reading %s: %w", name, ctx.Err())
@@ -102,8 +102,9 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-func ingestFile(ctx context.Context, a sdk.Analytic, name, format string) (sdk.IngestStats, error) {
+func ingestFile(ctx context.Context, a sdk.Analytic, name, format string, stderr io.Writer) (sdk.IngestStats, error) {
 	var r io.Reader
+	var total int64
 	if name == "-" {
 		r = os.Stdin
 	} else {
@@ -112,7 +113,15 @@ func ingestFile(ctx context.Context, a sdk.Analytic, name, format string) (sdk.I
 			return sdk.IngestStats{}, err
 		}
 		defer f.Close()
+		if info, err := f.Stat(); err == nil {
+			total = info.Size()
+		}
 		r = f
+	}
+	if isTerminal(stderr) {
+		p := startProgress(stderr, visible(name), total)
+		defer p.finish()
+		r = p.reader(r)
 	}
 	return a.Ingest(ctx, name, format, &cancelableReader{ctx: ctx, r: r})
 }
