@@ -79,7 +79,7 @@ func (t *Tables) AddFileEvent(ev *event.Event, stagingPath string) {
 	t.files.Add(&fileRecord{
 		time: ev.Time, kind: ev.Kind, size: ev.Size, pid: ev.Process.PID,
 		path: ev.Path, stagingPath: stagingPath, exe: ev.Process.Exe, host: ev.Host, source: ev.Source,
-		actor: ev.Actor, id: t.ident,
+		guid: ev.Process.GUID, remoteAddr: ev.RemoteAddr, actor: ev.Actor, id: t.ident,
 	})
 }
 
@@ -155,6 +155,7 @@ type fileRecord struct {
 	kind                                 event.Kind
 	size, pid                            int64
 	path, stagingPath, exe, host, source string
+	guid, remoteAddr                     string
 	actor                                event.Actor
 	id                                   *ident
 }
@@ -176,6 +177,8 @@ func (r *fileRecord) Row() sdk.Row {
 		"process":      store.Text(r.exe),
 		"actor":        store.Text(r.actor.String()),
 		"source":       store.Text(r.source),
+		"guid":         store.Text(r.guid),
+		"remote_addr":  store.Text(r.remoteAddr),
 	}
 }
 
@@ -191,26 +194,34 @@ func (r *processRecord) Row() sdk.Row {
 	ev := &r.ev
 	p := &ev.Process
 	return sdk.Row{
-		"time":        store.UnixSeconds(ev.Time),
-		"time_ns":     store.Nanos(ev.Time),
-		"analytic_id": store.Text(r.id.analyticID),
-		"platform":    store.Text(r.id.platform),
-		"host":        store.Text(r.id.hostOr(ev.Host)),
-		"pid":         store.KnownPID(p.PID),
-		"ppid":        store.KnownPID(p.PPID),
-		"path":        store.Text(p.Exe),
-		"cmdline":     store.Text(r.id.style.Render(p)),
-		"cwd":         store.Text(p.Cwd),
-		"uid":         store.KnownInt(ev.Actor.UID),
-		"euid":        store.KnownInt(ev.Actor.EUID),
-		"auid":        store.KnownInt(ev.Actor.AUID),
-		"user":        store.Text(ev.Actor.User),
-		"tty":         store.Text(ev.Actor.TTY),
-		"session":     store.Text(ev.Actor.Session),
-		"parent":      store.Text(p.Parent),
-		"ancestry":    store.JSONStrings(p.Ancestors),
-		"category":    store.Text(r.category),
-		"source":      store.Text(ev.Source),
+		"time":            store.UnixSeconds(ev.Time),
+		"time_ns":         store.Nanos(ev.Time),
+		"analytic_id":     store.Text(r.id.analyticID),
+		"platform":        store.Text(r.id.platform),
+		"host":            store.Text(r.id.hostOr(ev.Host)),
+		"pid":             store.KnownPID(p.PID),
+		"ppid":            store.KnownPID(p.PPID),
+		"path":            store.Text(p.Exe),
+		"cmdline":         store.Text(r.id.style.Render(p)),
+		"cwd":             store.Text(p.Cwd),
+		"uid":             store.KnownInt(ev.Actor.UID),
+		"euid":            store.KnownInt(ev.Actor.EUID),
+		"auid":            store.KnownInt(ev.Actor.AUID),
+		"user":            store.Text(ev.Actor.User),
+		"tty":             store.Text(ev.Actor.TTY),
+		"session":         store.Text(ev.Actor.Session),
+		"parent":          store.Text(p.Parent),
+		"ancestry":        store.JSONStrings(p.Ancestors),
+		"category":        store.Text(r.category),
+		"source":          store.Text(ev.Source),
+		"guid":            store.Text(p.GUID),
+		"parent_guid":     store.Text(p.ParentGUID),
+		"original_name":   store.Text(p.OriginalName),
+		"elevated":        boolInt(ev.Actor.Elevated),
+		"signing_id":      store.Text(p.SigningID),
+		"team_id":         store.Text(p.TeamID),
+		"platform_binary": boolInt(p.PlatformBinary),
+		"responsible_pid": store.KnownPID(p.ResponsiblePID),
 	}
 }
 
@@ -248,4 +259,11 @@ func (r *detectionRecord) Row() sdk.Row {
 		"evidence":     r.evidence,
 		"uid":          store.Text(d.UID),
 	}
+}
+
+func boolInt(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }

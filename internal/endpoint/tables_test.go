@@ -175,9 +175,36 @@ func TestRowValues(t *testing.T) {
 		"cmdline": `tar czf "/tmp/my loot.tgz" "" "a\"b" -C /tmp`,
 		"cwd":     "/tmp", "uid": "1000", "euid": "0", "auid": "-1", "user": "alice", "tty": "pts/1", "session": "7",
 		"parent": "/usr/bin/bash", "ancestry": `["/usr/bin/bash","/usr/sbin/sshd"]`, "category": "archiver", "source": "audit",
+		"guid": "", "parent_guid": "", "original_name": "", "elevated": "0", "signing_id": "", "team_id": "",
+		"platform_binary": "0", "responsible_pid": "-1",
 	}
 	if fmt.Sprint(rows[0]) != fmt.Sprint(want) {
 		t.Fatalf("process row\n got %v\nwant %v", rows[0], want)
+	}
+
+	// The platforms' own fields: Windows' GUIDs and OriginalFileName, macOS's
+	// code signing.
+	win := NewTables(TablesConfig{AnalyticID: "AN0040", Platform: "windows", Host: "ws"})
+	win.AddProcessEvent(&event.Event{Time: base, Kind: event.KindExec, Source: "sysmon",
+		Actor: event.Actor{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown, User: `CORP\bob`, Session: "0x3e7a1", Elevated: true},
+		Process: event.Process{PID: 6120, PPID: 5012, Exe: `C:\Users\Public\svc.exe`, GUID: "7a1c2b3d-2222", ParentGUID: "7a1c2b3d-1111", OriginalName: "7z.exe"}}, "archiver")
+	mac := NewTables(TablesConfig{AnalyticID: "AN0042", Platform: "darwin", Host: "mbp"})
+	mac.AddProcessEvent(&event.Event{Time: base, Kind: event.KindExec, Source: "eslogger",
+		Actor:   event.Actor{UID: 501, EUID: 501, AUID: 501, User: "bob"},
+		Process: event.Process{PID: 900, PPID: 1, Exe: "/usr/bin/ditto", SigningID: "com.apple.ditto", PlatformBinary: true, ResponsiblePID: 455, PIDVersion: 1201}}, "archiver")
+	for _, tc := range []struct {
+		s    *Tables
+		want map[string]string
+	}{
+		{win, map[string]string{"guid": "7a1c2b3d-2222", "parent_guid": "7a1c2b3d-1111", "original_name": "7z.exe", "elevated": "1", "session": "0x3e7a1"}},
+		{mac, map[string]string{"signing_id": "com.apple.ditto", "team_id": "", "platform_binary": "1", "responsible_pid": "455"}},
+	} {
+		row := collect(t, tc.s, schema.ProcessEvents)[0]
+		for k, v := range tc.want {
+			if row[k] != v {
+				t.Errorf("%s: %s = %q, want %q", row["platform"], k, row[k], v)
+			}
+		}
 	}
 
 	file := &event.Event{Time: base, Kind: event.KindFileMoveIn, Path: "/tmp/x/a&b<c>.txt", Size: event.Unknown,
@@ -187,7 +214,7 @@ func TestRowValues(t *testing.T) {
 	checkColumns(t, schema.FileEventsTable, rows)
 	wantFile := sdk.Row{"time": "1700000000", "time_ns": "0", "analytic_id": "AN0041", "platform": "linux", "host": "fallback",
 		"action": "move_in", "path": "/tmp/x/a&b<c>.txt", "staging_path": "/tmp/", "size": "-1", "pid": "-1", "process": "",
-		"actor": "an unknown user", "source": ""}
+		"actor": "an unknown user", "source": "", "guid": "", "remote_addr": ""}
 	if fmt.Sprint(rows[0]) != fmt.Sprint(wantFile) {
 		t.Fatalf("file row\n got %v\nwant %v", rows[0], wantFile)
 	}

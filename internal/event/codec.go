@@ -17,7 +17,9 @@ import (
 // Event layouts: 1 ends with ArchiveFormat; 2 adds Actor.Scope,
 // Process.Listed, Dir and Secret; 3 adds Process.GUID, Process.ParentGUID,
 // Process.OriginalName and RemoteAddr (Windows process GUIDs, the name a
-// renamed binary was built with, the SMB client of a share write).
+// renamed binary was built with, the SMB client of a share write) and
+// macOS's Process.SigningID, TeamID, PlatformBinary, ResponsiblePID and
+// PIDVersion.
 // A state kept by a build that wrote an earlier layout reads back with
 // what it lacks empty, as it was.
 
@@ -53,6 +55,11 @@ func (ev *Event) AppendBinary(b []byte) []byte {
 	b = appendString(b, p.GUID)
 	b = appendString(b, p.ParentGUID)
 	b = appendString(b, p.OriginalName)
+	b = appendString(b, p.SigningID)
+	b = appendString(b, p.TeamID)
+	b = appendBool(b, p.PlatformBinary)
+	b = binary.AppendVarint(b, p.ResponsiblePID)
+	b = binary.AppendVarint(b, p.PIDVersion)
 	b = appendString(b, ev.Path)
 	b = appendString(b, ev.SourcePath)
 	b = binary.AppendVarint(b, ev.Size)
@@ -122,6 +129,11 @@ func (ev *Event) UnmarshalShared(data []byte, shared Strings) error {
 		p.GUID = r.sharedString()
 		p.ParentGUID = r.sharedString()
 		p.OriginalName = r.sharedString()
+		p.SigningID = r.sharedString()
+		p.TeamID = r.sharedString()
+		p.PlatformBinary = r.bool()
+		p.ResponsiblePID = r.varint()
+		p.PIDVersion = r.varint()
 	}
 	ev.Path = r.string()
 	ev.SourcePath = r.string()

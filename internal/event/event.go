@@ -109,6 +109,16 @@ type Process struct {
 	// renamed svchost.exe); empty where the platform does not say. The
 	// correlator classifies a renamed tool by it.
 	OriginalName string
+	// What macOS's Endpoint Security says of a process: its code signing
+	// identifier and team, whether it is an Apple platform binary, the pid
+	// macOS holds responsible for it (the app that launched a helper), and
+	// the pid version of its audit token, which with the pid names one
+	// process that pid reuse cannot confuse. Empty or zero elsewhere.
+	SigningID      string
+	TeamID         string
+	PlatformBinary bool
+	ResponsiblePID int64
+	PIDVersion     int64
 }
 
 // Event is one normalized event.

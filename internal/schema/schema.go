@@ -75,6 +75,8 @@ var FileEventsTable = sdk.TableSpec{
 		text("process", "Executable of that process, when known"),
 		text("actor", "User (and session or tty) of that process, when known"),
 		text("source", "Sensor or log that reported it: fanotify, audit, sysmon, eslogger, cloudtrail, …"),
+		text("guid", "Writer's process GUID where the platform gives one (Windows), or empty"),
+		text("remote_addr", "Network peer that wrote the file over a share (Windows 5145), or empty"),
 	},
 }
 
@@ -103,6 +105,14 @@ var ProcessEventsTable = sdk.TableSpec{
 		text("ancestry", "Parent chain, nearest first, as a JSON array of executables"),
 		text("category", "archiver, extractor, copy, script or other"),
 		text("source", "Sensor or log that reported it"),
+		text("guid", "Process GUID where the platform gives one (Windows: Sysmon's ProcessGuid), or empty"),
+		text("parent_guid", "Parent's process GUID, or empty"),
+		text("original_name", "Name the executable was built with (Windows: OriginalFileName), or empty"),
+		bigint("elevated", "1 when the process ran with rights its login does not have (root, High or System integrity), else 0"),
+		text("signing_id", "Code signing identifier (macOS), or empty"),
+		text("team_id", "Code signing team (macOS), or empty"),
+		bigint("platform_binary", "1 for an Apple platform binary (macOS), else 0"),
+		bigint("responsible_pid", "Pid macOS holds responsible for the process (-1 when unknown)"),
 	},
 }
 
