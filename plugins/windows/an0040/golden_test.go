@@ -183,12 +183,8 @@ var knownGaps = map[string]string{
 	"admin-share-5145-then-7z":    "files written over \\\\*\\C$ are not read by an archiver naming the same place as C:\\",
 	"relative-dotdot-and-8dot3":   "an 8.3 destination (ADMIN_~1) is not matched to the long name the file events show",
 	"zipfile-createfromdirectory": "[IO.Compression.ZipFile]::CreateFromDirectory is not read as an archiver",
-	"ntdsutil-ifm-then-7z":        "ntdsutil ifm is not read as a copy of the directory database",
-	"esentutl-vss-ntds-then-7z":   "esentutl /y is not read as a copy",
-	"reg-save-hives":              "reg save is not read as a copy of a hive",
 	"benign-developer-build":      "npm's tarballs in %TEMP%\\npm-* are archives written where the writer staged",
 	"benign-chrome-updater":       "Chrome's installer writing chrome.7z into %TEMP%\\CR_*.tmp is an archive step",
-	"benign-sfx-installer":        "a 7-Zip SFX module (OriginalFileName 7zS.sfx) is not an extractor",
 	"benign-azure-guest-agent":    "the Azure guest agent's log collection is not allowed",
 	"benign-scheduled-backup":     "a scheduled service account's 7z of a profile's documents to a backup disk is an archive alone",
 }
