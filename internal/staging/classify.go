@@ -80,6 +80,7 @@ const (
 	famPython
 	famScript
 	famCopy
+	famWinCopy
 	famGpg
 	famOpenssl
 	famAge
@@ -107,7 +108,8 @@ func addTools(f toolFamily, names ...string) {
 func init() {
 	addTools(famTar, "tar", "gtar", "bsdtar")
 	addTools(famZip, "zip")
-	addTools(famUnzip, "unzip", "funzip", "7zfm", "unar", "lsar")
+	// 7-Zip's self-extracting modules (their OriginalFileName) unpack.
+	addTools(famUnzip, "unzip", "funzip", "7zfm", "unar", "lsar", "7zs.sfx", "7zsd.sfx", "7z.sfx", "7zcon.sfx")
 	addTools(fam7z, "7z", "7za", "7zr", "7zz", "7zg")
 	addTools(famRar, "rar", "winrar")
 	addTools(famUnrar, "unrar")
@@ -131,6 +133,7 @@ func init() {
 	addTools(famScript, "perl", "ruby", "node", "php", "osascript", "bash", "sh", "zsh", "dash",
 		"ksh", "fish", "cmd", "cscript", "wscript", "mshta", "java", "lua", "tclsh", "swift")
 	addTools(famCopy, "cp", "mv", "rsync", "scp", "install", "robocopy", "xcopy", "dd", "pv", "rclone", "gcp", "gmv")
+	addTools(famWinCopy, "esentutl", "reg", "ntdsutil")
 	addTools(famGpg, "gpg", "gpg2")
 	addTools(famOpenssl, "openssl")
 	addTools(famAge, "age", "rage")
@@ -236,6 +239,8 @@ func Classify(exe string, argv []string, style PathStyle) Command {
 		case len(pos) >= 2:
 			c.Output, c.Inputs = pos[len(pos)-1], pos[:len(pos)-1]
 		}
+	case famWinCopy:
+		c = classifyWindowsCopy(t.name, args)
 	case famGpg:
 		c = classifyGpg(args)
 	case famOpenssl:

@@ -171,6 +171,10 @@ func classifyPowershell(args []string) Command {
 	}
 	tokens := psTokens(text)
 	copies := psCopies(tokens)
+	if c, ok := zipFileCreate(text); ok {
+		c.Copies = copies
+		return c
+	}
 	for i, tok := range tokens {
 		switch strings.ToLower(tok) {
 		case "expand-archive":
@@ -180,43 +184,8 @@ func classifyPowershell(args []string) Command {
 			c.Copies = copies
 			return c
 		}
-		if isZipFileCall(tok) {
-			c := zipFileCall(tokens[i+1:])
-			c.Copies = copies
-			return c
-		}
 	}
 	return Command{Kind: CommandScript, Copies: copies}
-}
-
-// isZipFileCall reports whether tok calls .NET's
-// [IO.Compression.ZipFile]::CreateFromDirectory (any namespace prefix, any
-// case), the one-line zip of PowerShell scripts.
-func isZipFileCall(tok string) bool {
-	t := strings.ToLower(strings.ReplaceAll(tok, " ", ""))
-	return strings.HasSuffix(t, "compression.zipfile]::createfromdirectory")
-}
-
-// zipFileCall reads CreateFromDirectory's arguments: the directory, then
-// the archive.
-func zipFileCall(tokens []string) Command {
-	c := Command{Kind: CommandArchiver, Tool: "zipfile"}
-	var args []string
-	for _, tok := range tokens {
-		if tok == ";" && len(args) > 0 || tok == "|" {
-			break
-		}
-		if tok != "," && tok != ";" {
-			args = append(args, tok)
-		}
-	}
-	if len(args) > 0 {
-		c.Inputs = args[:1]
-	}
-	if len(args) > 1 {
-		c.Output = args[1]
-	}
-	return c
 }
 
 func compressArchive(tokens []string) Command {
@@ -330,4 +299,34 @@ func psTokens(s string) []string {
 	}
 	flush()
 	return out
+}
+
+// zipFileCreate reads .NET's [IO.Compression.ZipFile]::CreateFromDirectory
+// ('SOURCE', 'ARCHIVE'…), Compress-Archive's way without the cmdlet.
+func zipFileCreate(text string) (Command, bool) {
+	const method = "::createfromdirectory("
+	i := indexFold(text, method)
+	if i < 0 {
+		return Command{}, false
+	}
+	args := text[i+len(method):]
+	if end := strings.IndexByte(args, ')'); end >= 0 {
+		args = args[:end]
+	}
+	parts := strings.Split(args, ",")
+	if len(parts) < 2 {
+		return Command{}, false
+	}
+	unquote := func(s string) string { return strings.Trim(strings.TrimSpace(s), `'"`) }
+	return Command{Kind: CommandArchiver, Tool: "zipfile", Inputs: []string{unquote(parts[0])}, Output: unquote(parts[1])}, true
+}
+
+// indexFold is strings.Index for an ASCII lower-case sub, ignoring case.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if equalFoldASCII(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }

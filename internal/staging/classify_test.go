@@ -104,6 +104,8 @@ func TestClassify(t *testing.T) {
 		{Windows, []string{"pwsh", "-Command", `Compress-Archive C:\t\a.docx, C:\t\b.docx C:\t\o.zip; exit`}, want{CommandArchiver, "compress-archive", `C:\t\o.zip`, []string{`C:\t\a.docx`, `C:\t\b.docx`}, false}},
 		{Windows, []string{"powershell", "-enc", psEncode(`Compress-Archive -LiteralPath "C:\Users\Public\s" -Dest C:\Users\Public\s.zip`)}, want{CommandArchiver, "compress-archive", `C:\Users\Public\s.zip`, []string{`C:\Users\Public\s`}, false}},
 		{Windows, []string{"powershell", "-c", `Expand-Archive x.zip -DestinationPath C:\t`}, want{kind: CommandExtractor, tool: "expand-archive"}},
+		{Windows, []string{"powershell", "-nop", "-c", `Add-Type -A 'System.IO.Compression.FileSystem'; [IO.Compression.ZipFile]::CreateFromDirectory('C:\Users\bob\Documents', "C:\ProgramData\d.zip")`}, want{CommandArchiver, "zipfile", `C:\ProgramData\d.zip`, []string{`C:\Users\bob\Documents`}, false}},
+		{Windows, []string{"pwsh", "-c", `[System.IO.Compression.ZIPFILE]::createFromDirectory( 'C:\t\x' , 'C:\t\x.zip', 'Optimal', $true)`}, want{CommandArchiver, "zipfile", `C:\t\x.zip`, []string{`C:\t\x`}, false}},
 		{Windows, []string{"powershell", "-c", "Get-Process"}, want{kind: CommandScript, tool: "powershell"}},
 		// scripts
 		{Posix, []string{"/usr/bin/python3.12", "-m", "zipfile", "-c", "o.zip", "a", "b"}, want{CommandArchiver, "zipfile", "o.zip", []string{"a", "b"}, false}},

@@ -291,3 +291,65 @@ func windowsRecursive(args []string) bool {
 	}
 	return false
 }
+
+// classifyWindowsCopy reads the tools that write copies of files Windows
+// keeps locked, the directory database and the registry hives, by their
+// own syntax: esentutl /y SOURCE /d DEST (with /vss, out of a shadow
+// copy), reg save KEY FILE, and ntdsutil's "ifm" "create full DIR" (a
+// tree: the database and the SYSTEM and SECURITY hives). Their other
+// commands copy nothing.
+func classifyWindowsCopy(tool string, args []string) Command {
+	switch tool {
+	case "esentutl":
+		c := Command{Kind: CommandCopy, Tool: "esentutl"}
+		copying := false
+		for i := 0; i < len(args); i++ {
+			switch a := strings.ToLower(args[i]); {
+			case a == "/y":
+				copying = true
+			case a == "/d" && i+1 < len(args):
+				c.Output = args[i+1]
+				i++
+			case copying && len(c.Inputs) == 0 && !strings.HasPrefix(a, "/"):
+				// The source follows /y, before or after /vss.
+				c.Inputs = append(c.Inputs, args[i])
+			}
+		}
+		if len(c.Inputs) == 0 || c.Output == "" {
+			return Command{}
+		}
+		return c
+	case "reg":
+		if len(args) < 3 || !strings.EqualFold(args[0], "save") && !strings.EqualFold(args[0], "export") {
+			return Command{}
+		}
+		c := Command{Kind: CommandCopy, Tool: "reg " + strings.ToLower(args[0]), Output: args[2]}
+		if hive := hiveFile(args[1]); hive != "" {
+			c.Inputs = []string{hive}
+		}
+		return c
+	case "ntdsutil":
+		for _, a := range args {
+			words := strings.Fields(a)
+			if len(words) >= 3 && strings.EqualFold(words[0], "create") && !strings.EqualFold(words[1], "sysvol") {
+				dir := strings.Trim(strings.TrimSpace(strings.SplitN(a, words[1], 2)[1]), `"`)
+				return Command{Kind: CommandCopy, Tool: "ntdsutil ifm", Recursive: true,
+					Inputs: []string{`C:\Windows\NTDS\ntds.dit`}, Output: dir}
+			}
+		}
+	}
+	return Command{}
+}
+
+// hiveFile is the file behind a registry key reg save names, for the
+// hives that hold secrets (HKLM\SAM, HKLM\SECURITY, HKLM\SYSTEM); "" for
+// any other key.
+func hiveFile(key string) string {
+	k := strings.ToUpper(strings.Trim(key, `"`))
+	k = strings.TrimPrefix(strings.TrimPrefix(k, `HKEY_LOCAL_MACHINE\`), `HKLM\`)
+	switch k {
+	case "SAM", "SECURITY", "SYSTEM":
+		return `C:\Windows\System32\config\` + k
+	}
+	return ""
+}

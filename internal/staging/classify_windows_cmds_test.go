@@ -115,3 +115,48 @@ func TestClassifyProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowsCopyTools: the tools that copy files Windows keeps locked
+// (the directory database, the hives) are copies of sensitive material;
+// their other commands are nothing; 7-Zip's SFX modules unpack.
+func TestWindowsCopyTools(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		argv      []string
+		kind      CommandKind
+		tool, out string
+		inputs    []string
+		recursive bool
+	}{
+		{[]string{`C:\Windows\System32\esentutl.exe`, "/y", "/vss", `C:\Windows\NTDS\ntds.dit`, "/d", `C:\PerfLogs\n.dit`},
+			CommandCopy, "esentutl", `C:\PerfLogs\n.dit`, []string{`C:\Windows\NTDS\ntds.dit`}, false},
+		{[]string{"esentutl", "/Y", `C:\Users\bob\AppData\Local\Microsoft\Windows\WebCache\WebCacheV01.dat`, "/vss", "/D", `C:\Windows\Temp\w.dat`},
+			CommandCopy, "esentutl", `C:\Windows\Temp\w.dat`, []string{`C:\Users\bob\AppData\Local\Microsoft\Windows\WebCache\WebCacheV01.dat`}, false},
+		{[]string{"esentutl.exe", "/r", "edb", "/l", `C:\x`}, CommandOther, "", "", nil, false},
+		{[]string{"reg.exe", "save", `HKLM\SAM`, `C:\Windows\Temp\s.hiv`, "/y"},
+			CommandCopy, "reg save", `C:\Windows\Temp\s.hiv`, []string{`C:\Windows\System32\config\SAM`}, false},
+		{[]string{"REG", "SAVE", `hkey_local_machine\security`, `C:\Users\Public\x`},
+			CommandCopy, "reg save", `C:\Users\Public\x`, []string{`C:\Windows\System32\config\SECURITY`}, false},
+		{[]string{"reg", "save", `HKCU\Software\Acme`, `C:\Users\Public\a.hiv`}, CommandCopy, "reg save", `C:\Users\Public\a.hiv`, nil, false},
+		{[]string{"reg", "query", `HKLM\SAM`}, CommandOther, "", "", nil, false},
+		{[]string{"ntdsutil.exe", "ac i ntds", "ifm", `create full C:\ProgramData\ifm`, "q", "q"},
+			CommandCopy, "ntdsutil ifm", `C:\ProgramData\ifm`, []string{`C:\Windows\NTDS\ntds.dit`}, true},
+		{[]string{"ntdsutil", "activate instance ntds", "ifm", `create RODC "C:\Users\Public\i f m"`, "quit", "quit"},
+			CommandCopy, "ntdsutil ifm", `C:\Users\Public\i f m`, []string{`C:\Windows\NTDS\ntds.dit`}, true},
+		{[]string{"ntdsutil", "snapshot", "list all", "q"}, CommandOther, "", "", nil, false},
+		{[]string{"7zS.sfx"}, CommandExtractor, "unzip", "", nil, false},
+	} {
+		got := Classify(tc.argv[0], tc.argv, Windows)
+		name := strings.Join(tc.argv, " ")
+		if got.Kind != tc.kind {
+			t.Errorf("%s: kind %s, want %s", name, got.Kind, tc.kind)
+			continue
+		}
+		if tc.kind != CommandCopy {
+			continue
+		}
+		if got.Tool != tc.tool || got.Output != tc.out || !reflect.DeepEqual(got.Inputs, tc.inputs) || got.Recursive != tc.recursive {
+			t.Errorf("%s: %s %q %q recursive %v, want %s %q %q %v", name, got.Tool, got.Output, got.Inputs, got.Recursive, tc.tool, tc.out, tc.inputs, tc.recursive)
+		}
+	}
+}

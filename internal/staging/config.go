@@ -137,7 +137,13 @@ func DefaultAllowedParents(platform string) []string {
 	case "windows":
 		return []string{"msiexec", "trustedinstaller", "tiworker", "wuauclt", "mousocoreworker", "usoclient",
 			"dism", "dismhost", "winget", "choco", "msbuild", "cl", "link", "devenv", "vctip", "cleanmgr",
-			"compattelrunner", "searchindexer", "mpcmdrun", "msmpeng", "wermgr"}
+			"compattelrunner", "searchindexer", "mpcmdrun", "msmpeng", "wermgr",
+			// Cloud VM guest agents collecting their own logs: AWS's SSM
+			// agent and EC2Launch; Azure's, which live under C:\WindowsAzure
+			// (a directory under the drive root, so named by path).
+			"amazon-ssm-agent", "ssm-agent-worker", "ssm-document-worker", "ec2launch",
+			`C:\WindowsAzure\GuestAgent_*\WindowsAzureGuestAgent.exe`, `C:\WindowsAzure\GuestAgent_*\CollectGuestLogs.exe`,
+			`C:\WindowsAzure\Packages\WaAppAgent.exe`}
 	case "darwin":
 		return []string{"installer", "installd", "system_installd", "softwareupdated", "softwareupdate",
 			"brew", "xcodebuild", "clang", "clang++", "swift-frontend", "ld", "cc", "make", "go", "cargo",
@@ -158,7 +164,11 @@ func DefaultAllowedPaths(platform string) []string {
 	switch platform {
 	case "windows":
 		return []string{`C:\Windows\Temp\MsiInstaller* by msiexec`, `C:\Users\*\AppData\Local\Temp\msi*.tmp by msiexec`,
-			`C:\Windows\Temp\*.etl by svchost,wpr,xperf,logman`}
+			`C:\Windows\Temp\*.etl by svchost,wpr,xperf,logman`,
+			// Chrome's installer unpacks setup.exe and chrome.7z into CR_*.tmp,
+			// then setup.exe --install-archive unpacks chrome.7z.
+			`C:\Users\*\AppData\Local\Temp\CR_*.tmp\* by *_chrome_installer,setup`,
+			`C:\Users\*\AppData\Local\Temp\npm-* by npm,node`}
 	case "darwin":
 		return []string{"/private/var/folders/*/*/T/go-build* by go,compile,link,asm,cgo,vet",
 			"/private/var/folders/*/*/T/com.apple.* by /System/*,/usr/libexec/*,/usr/sbin/*",

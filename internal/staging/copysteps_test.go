@@ -184,3 +184,41 @@ func TestWindowsBehaviours(t *testing.T) {
 		})
 	}
 }
+
+// TestWindowsOwnArchives: programs Windows hosts run that write archives
+// into staging places of their own are allowed where they really live,
+// and only there: a copy of the same name elsewhere is still seen.
+func TestWindowsOwnArchives(t *testing.T) {
+	t.Parallel()
+	system := event.Actor{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown, User: `NT AUTHORITY\SYSTEM`, Session: "0x3e7"}
+	files := func(pid int64, exe string, actor event.Actor, dir string) []*event.Event {
+		return copyInto(time.Second, pid, exe, actor, dir+`\a.log`, dir+`\b.log`, dir+`\c.log`, dir+`\d.log`, dir+`\e.log`, dir+`.zip`)
+	}
+	const agent = `C:\WindowsAzure\GuestAgent_2.7.41491.1102_2024-05-20_120000\CollectGuestLogs.exe`
+	chrome := `C:\Users\bob\AppData\Local\Google\Update\Install\{4B1C}\126.0.6478.57_chrome_installer.exe`
+	for _, tc := range []struct {
+		name   string
+		events []*event.Event
+		want   int
+	}{
+		{"the Azure guest agent zipping its own logs", seq(winExec(0, 700, system, `C:\WindowsAzure`, agent, "-Mode:ga"),
+			files(700, agent, system, `C:\WindowsAzure\CollectGuestLogsTemp\x`)), 0},
+		{"a CollectGuestLogs.exe that is not the agent's", seq(winExec(0, 701, winBob, `C:\WindowsAzure`, `C:\WindowsAzure\x\CollectGuestLogs.exe`),
+			files(701, `C:\WindowsAzure\x\CollectGuestLogs.exe`, winBob, `C:\WindowsAzure\CollectGuestLogsTemp\x`)), 1},
+		{"Chrome's installer unpacking chrome.7z into CR_*.tmp", seq(winExec(0, 702, winBob, `C:\Users\bob`, chrome),
+			copyInto(time.Second, 702, chrome, winBob, `C:\Users\bob\AppData\Local\Temp\CR_6C1F2.tmp\setup.exe`, `C:\Users\bob\AppData\Local\Temp\CR_6C1F2.tmp\chrome.7z`)), 0},
+		{"anything else writing an archive into CR_*.tmp", seq(winExec(0, 703, winBob, `C:\Users\bob`, `C:\Users\bob\x.exe`),
+			copyInto(time.Second, 703, `C:\Users\bob\x.exe`, winBob, `C:\Users\bob\AppData\Local\Temp\CR_6C1F2.tmp\setup.exe`, `C:\Users\bob\AppData\Local\Temp\CR_6C1F2.tmp\chrome.7z`)), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, uniq := run(t, windowsBehaviours, tc.events)
+			if len(uniq) != tc.want {
+				for _, d := range uniq {
+					t.Logf("%s", d.Reason)
+				}
+				t.Errorf("%d detections, want %d", len(uniq), tc.want)
+			}
+		})
+	}
+}

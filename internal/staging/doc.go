@@ -98,8 +98,9 @@
 // its own: sensitive files staged into a temporary or public directory,
 // compression, and a batch copy before exfiltration. With CopySteps a copy
 // into a staging root read from a command line (xcopy, robocopy, cmd's
-// copy and move, Copy-Item; environment variables such as %TEMP% and
-// $env:TEMP expanded for the actor) is a step: a detection when it is a
+// copy and move, Copy-Item, and the tools that copy what Windows keeps
+// locked: esentutl /y, reg save, ntdsutil ifm; environment variables such
+// as %TEMP% and $env:TEMP expanded for the actor) is a step: a detection when it is a
 // batch (a wildcard or a whole tree, of unknown size, which
 // MinimumFileCount does not filter), copies sensitive material (a
 // profile's Documents or Desktop, mail, keys, hives and directory
