@@ -259,6 +259,7 @@ func (p *pipeline) beginInput() {
 func (p *pipeline) saveReplayed() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.settleLocked()
 	p.saveUnsavedLocked()
 }
 
@@ -377,6 +378,21 @@ func (p *pipeline) releaseLocked(now time.Time, all bool) {
 		out = append(out, top)
 	}
 	p.processBatchLocked(out)
+	p.settleLocked()
+}
+
+// settleLocked takes the detections the correlator updates once events
+// stop arriving (a batch copy's last files).
+func (p *pipeline) settleLocked() {
+	if p.corr == nil {
+		return
+	}
+	for _, d := range p.corr.Settle() {
+		p.tables.UpsertDetection(&d)
+		if p.state != nil && !p.restoring {
+			p.newDets = append(p.newDets, d)
+		}
+	}
 }
 
 // processBatchLocked takes settled events in order: each is enriched, those

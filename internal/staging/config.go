@@ -168,7 +168,10 @@ func DefaultAllowedPaths(platform string) []string {
 			// Chrome's installer unpacks setup.exe and chrome.7z into CR_*.tmp,
 			// then setup.exe --install-archive unpacks chrome.7z.
 			`C:\Users\*\AppData\Local\Temp\CR_*.tmp\* by *_chrome_installer,setup`,
-			`C:\Users\*\AppData\Local\Temp\npm-* by npm,node`}
+			`C:\Users\*\AppData\Local\Temp\npm-* by npm,node`,
+			// Explorer opens a file inside a zip by unpacking it into a
+			// Temp<n>_<name>.zip folder of the user's temp.
+			`C:\Users\*\AppData\Local\Temp\Temp*_*.zip\* by explorer`}
 	case "darwin":
 		return []string{"/private/var/folders/*/*/T/go-build* by go,compile,link,asm,cgo,vet",
 			"/private/var/folders/*/*/T/com.apple.* by /System/*,/usr/libexec/*,/usr/sbin/*",

@@ -31,7 +31,10 @@ type copyInfo struct {
 	cats     [5]int64 // sensitive types its inputs name
 	named    int64    // inputs that name one file each
 	files    int64    // files its own process put in the group, as last counted
+	fileCats [5]int64 // their sensitive types
 	bytes    int64
+	implicit bool  // known from its file creations only, not a command line
+	dirty    bool  // files seen since it was last evaluated
 	seen     int64 // creations of its process in the group, duplicates included
 	nextEmit int64 // files at which it is evaluated again (1, 2, 4…)
 	chained  *step // the archive step that took its detection over
@@ -153,14 +156,24 @@ func (c *Correlator) copyWrote(ev *event.Event, t int64, g *group, out []event.D
 		return out
 	}
 	for _, s := range c.copyByPID[ev.Process.PID] {
-		if s.removed || t < s.time-int64(maxSkew) || t-s.time > c.window || s.copy.group != g.key {
+		if s.removed || t < s.time-int64(maxSkew) || t-s.time > c.window || !c.samePlace(s.copy.group, g.key) {
 			continue
+		}
+		if s.copy.group != g.key {
+			// The command line named it by its 8.3 name: the file events
+			// tell its long name, which the detection takes.
+			s.copy.group, s.copy.groupRaw = g.key, g.display
 		}
 		s.copy.seen++
 		if s.copy.seen >= s.copy.nextEmit {
 			s.copy.nextEmit *= 2
 			c.countCopied(s, g)
 			out = c.emitCopy(s, out)
+		} else if !s.copy.dirty {
+			// Counted when the caller settles (Settle), so the last files
+			// of a batch are in its detection too.
+			s.copy.dirty = true
+			c.dirtyCopies = append(c.dirtyCopies, s)
 		}
 		break
 	}
@@ -172,13 +185,54 @@ func (c *Correlator) copyWrote(ev *event.Event, t int64, g *group, out []event.D
 func (c *Correlator) countCopied(s *step, g *group) {
 	since := s.time - int64(maxSkew)
 	var files, bytes int64
+	var cats [5]int64
 	for _, f := range g.files {
 		if f.pid == s.pid && f.first >= since && f.gone == 0 {
 			files++
 			bytes += f.size
+			cats[f.category]++
 		}
 	}
-	s.copy.files, s.copy.bytes = files, bytes
+	s.copy.files, s.copy.bytes, s.copy.fileCats = files, bytes, cats
+}
+
+// implicitCopy makes the copy step of a process seen only through the
+// files it creates: a file manager (Explorer), a copy tool or a shell whose
+// command line was not logged, putting sensitive files into a staging
+// directory. DET0014 counts such a copy of sensitive material a detection
+// by itself; the photos a user drags into Public are not sensitive.
+func (c *Correlator) implicitCopy(ev *event.Event, t int64, g *group, out []event.Detection) []event.Detection {
+	f := g.files[c.style.normalize(ev.Path)]
+	if f == nil || f.category == catNone || f.pid != ev.Process.PID {
+		return out
+	}
+	for _, s := range c.copyByPID[ev.Process.PID] {
+		if !s.removed && t-s.time <= c.window && (s.copy.group == g.key || !s.copy.implicit) {
+			return out // its copy step counts it already
+		}
+	}
+	base := c.style.baseName(ev.Process.Exe)
+	info, known := lookupTool(base)
+	if !isFileManager(base) && !(known && (info.family == famCopy || info.family == famPowershell || info.name == "cmd")) {
+		return out
+	}
+	if c.allowedProcess(&ev.Process) {
+		return out
+	}
+	tool := strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(base, ".exe"), ".EXE"))
+	s := &step{key: stepKey{pid: ev.Process.PID, time: t, path: "copy:" + g.key}, kind: CommandCopy, time: t,
+		pid: ev.Process.PID, actor: ev.Actor, exe: ev.Process.Exe, process: c.formatProcess(ev.Process.Exe, &ev.Process),
+		tool: tool, output: g.key, outDisp: g.display,
+		copy: &copyInfo{group: g.key, groupRaw: g.display, nextEmit: 2, implicit: true}}
+	if c.steps[s.key] != nil {
+		return out
+	}
+	c.stats.CopySteps++
+	c.addStep(s)
+	c.copyByPID[s.pid] = append(c.copyByPID[s.pid], s)
+	s.copy.seen = 1
+	c.countCopied(s, g)
+	return c.emitCopy(s, out)
 }
 
 // emitCopy raises or updates a copy step's detection, unless an archive
@@ -203,7 +257,11 @@ func (c *Correlator) emitCopy(s *step, out []event.Detection) []event.Detection 
 func (c *Correlator) evaluateCopy(s *step) (event.Detection, bool) {
 	info := s.copy
 	files := max(info.files, info.named)
-	sensitive := info.cats[catDocument]+info.cats[catKey]+info.cats[catDatabase]+info.cats[catMail] > 0
+	var cats [5]int64
+	for i := range cats {
+		cats[i] = max(info.cats[i], info.fileCats[i])
+	}
+	sensitive := cats[catDocument]+cats[catKey]+cats[catDatabase]+cats[catMail] > 0
 	if !c.passesGate(&s.actor) || !info.batch && !sensitive && files < int64(c.cfg.MinimumFileCount) {
 		return event.Detection{}, false
 	}
@@ -212,13 +270,13 @@ func (c *Correlator) evaluateCopy(s *step) (event.Detection, bool) {
 		s.uid = detectionUID(c.cfg.AnalyticID, c.cfg.Host, s.pid, s.time, s.time, info.group)
 	}
 	actor := s.actor.String()
-	score := computeScore(files, info.bytes, info.cats, false, s.actor.Elevated, s.actor.Interactive)
+	score := computeScore(files, info.bytes, cats, false, s.actor.Elevated, s.actor.Interactive)
 	if info.batch {
 		score = min(100, score+chainBonus)
 	}
 	d := event.Detection{
 		Time: time.Unix(0, s.time).UTC(), DetectionID: c.cfg.DetectionID, AnalyticID: c.cfg.AnalyticID,
-		TechniqueID: c.technique(info.group), Platform: c.cfg.Platform, Host: c.cfg.Host, Actor: actor, Process: s.process,
+		TechniqueID: c.technique(info.group, false), Platform: c.cfg.Platform, Host: c.cfg.Host, Actor: actor, Process: s.process,
 		StagingPath: info.groupRaw, FileCount: files, Bytes: info.bytes,
 		FirstSeen: time.Unix(0, s.time).UTC(), LastSeen: time.Unix(0, s.time).UTC(),
 		Severity: severity(score), Score: score, UID: s.uid,
@@ -257,7 +315,7 @@ func copyPhrase(s *step, files int64) string {
 	}
 	var detail []string
 	for _, x := range categoryNames {
-		if n := info.cats[x.c]; n > 0 {
+		if n := max(info.cats[x.c], info.fileCats[x.c]); n > 0 {
 			detail = append(detail, x.other)
 		}
 	}
@@ -305,7 +363,7 @@ func (c *Correlator) chainedCopy(s *step) *step {
 func (c *Correlator) readsCopy(s, cs *step) bool {
 	g := cs.copy.group
 	for _, r := range s.refs {
-		if r == g || c.style.under(r, g) || c.style.under(g, r) && !isRootPath(c, r) {
+		if c.samePlace(r, g) || c.style.under(r, g) || c.style.under(g, r) && !isRootPath(c, r) {
 			return true
 		}
 	}
@@ -377,13 +435,41 @@ func (c *Correlator) expandVars(p string, a *event.Actor) string {
 }
 
 // technique is the ATT&CK technique of a detection staging in group:
-// T1074.002 (remote data staging) onto another host's share (\\host\C$\…),
-// else the analytic's own (T1074.001, local data staging).
-func (c *Correlator) technique(group string) string {
-	if c.style == Windows && strings.HasPrefix(group, `\\`) && !strings.HasPrefix(group, `\\?\`) {
+// T1074.002 (remote data staging) onto another host's share (\\host\C$\…)
+// or of files another host wrote here over a share, else the analytic's
+// own (T1074.001, local data staging).
+func (c *Correlator) technique(group string, remote bool) string {
+	if remote || c.style == Windows && strings.HasPrefix(group, `\\`) && !strings.HasPrefix(group, `\\?\`) {
 		return "T1074.002"
 	}
 	return c.cfg.TechniqueID
+}
+
+// Settle re-evaluates the copy steps that saw files since their detection
+// was last raised or updated (between the doublings that update it at
+// once), and returns the detections that changed. The endpoint layer calls
+// it as its settle buffer drains and when a replayed input ends.
+func (c *Correlator) Settle() []event.Detection {
+	if len(c.dirtyCopies) == 0 {
+		return nil
+	}
+	var out []event.Detection
+	for _, s := range c.dirtyCopies {
+		s.copy.dirty = false
+		if s.removed {
+			continue
+		}
+		if g := c.groups[s.copy.group]; g != nil {
+			before := s.copy.files
+			c.countCopied(s, g)
+			if s.copy.files != before || !s.emitted {
+				out = c.emitCopy(s, out)
+			}
+		}
+	}
+	clear(c.dirtyCopies)
+	c.dirtyCopies = c.dirtyCopies[:0]
+	return out
 }
 
 // dropCopy forgets a copy step leaving the step queue.
@@ -416,12 +502,57 @@ func (c *Correlator) namedStaging(s *step) string {
 			return c.placeDisplay(pl, r)
 		}
 	}
-	for _, r := range s.refs {
-		if c.inputCategory(r) == catDocument && c.inUserProfile(r) {
-			return r
+	// A profile's documents collected into an archive elsewhere (a backup
+	// disk, a share) name no staging directory: DET0014's "collect
+	// documents from user profiles into one" is into a staging directory,
+	// which the output's rule above covers.
+	return ""
+}
+
+// samePlace reports whether two normalized paths name one place: equal,
+// or on Windows the same but for an 8.3 short name in the last element
+// (C:\Users\Public\ADMIN_~1 for C:\Users\Public\Admin_Backup), which cmd
+// lines use and file events never do.
+func (c *Correlator) samePlace(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if c.style != Windows || !strings.Contains(a+b, "~") {
+		return false
+	}
+	da, ea := c.style.splitLast(a)
+	db, eb := c.style.splitLast(b)
+	return da == db && (shortNameOf(ea, eb) || shortNameOf(eb, ea))
+}
+
+// shortNameOf reports whether short is an 8.3 name Windows would give long:
+// up to six characters of the long name without spaces and dots, '~', a
+// digit, and the first three characters of its extension (ADMIN_~1 for
+// Admin_Backup, QUARTE~1.DOC for "Quarterly report.docx").
+func shortNameOf(short, long string) bool {
+	tilde := strings.IndexByte(short, '~')
+	if tilde < 1 || tilde > 6 || tilde+1 >= len(short) {
+		return false
+	}
+	rest := short[tilde+1:]
+	ext := ""
+	if dot := strings.IndexByte(rest, '.'); dot >= 0 {
+		rest, ext = rest[:dot], rest[dot+1:]
+	}
+	if rest == "" || strings.Trim(rest, "0123456789") != "" {
+		return false
+	}
+	base, lext := long, ""
+	if dot := strings.LastIndexByte(long, '.'); dot > 0 {
+		base, lext = long[:dot], long[dot+1:]
+	}
+	var stem []byte
+	for i := 0; i < len(base) && len(stem) < tilde; i++ {
+		if ch := base[i]; ch != ' ' && ch != '.' {
+			stem = append(stem, ch)
 		}
 	}
-	return ""
+	return equalFoldASCII(string(stem), short[:tilde]) && equalFoldASCII(ext, lext[:min(3, len(lext))])
 }
 
 // placeDisplay is the group of pl as the path raw (which lies in it)
@@ -445,13 +576,32 @@ func (c *Correlator) inUserProfile(p string) bool {
 	return strings.EqualFold(p[1:len(`c:\users\`)], `:\users\`)
 }
 
+// aloneReason is the reason of an archive step that is a detection alone:
+// "CORP\bob archived C:\Users\bob\Documents\* with 7z into
+// C:\PerfLogs\x.7z with a password, in the staging directory C:\PerfLogs".
+func (c *Correlator) aloneReason(s *step, d *event.Detection, place string) string {
+	var b strings.Builder
+	b.WriteString(shortActor(&s.actor) + " archived " + c.inputsPhrase(s) + " with " + s.tool)
+	if d.ArchivePath != "" {
+		b.WriteString(" into " + d.ArchivePath)
+	}
+	if s.encrypted {
+		b.WriteString(" with a password")
+	}
+	if s.enc != nil {
+		b.WriteString(", then encrypted it with " + s.enc.tool)
+	}
+	b.WriteString(", in the staging directory " + place)
+	return b.String()
+}
+
 // inputsPhrase names what an archive step reads, for a reason.
 func (c *Correlator) inputsPhrase(s *step) string {
-	switch len(s.refs) {
+	switch len(s.inDisp) {
 	case 0:
 		return "files"
 	case 1:
-		return s.refs[0]
+		return s.inDisp[0]
 	}
-	return fmt.Sprintf("%s and %d more", s.refs[0], len(s.refs)-1)
+	return fmt.Sprintf("%s and %d more", s.inDisp[0], len(s.inDisp)-1)
 }

@@ -60,12 +60,12 @@ func TestWindowsBehaviours(t *testing.T) {
 				reason: []string{"copied a batch of files (documents) from C:\\Users\\bob\\Documents into C:\\Users\\Public\\s with robocopy and archived them with 7z into C:\\Users\\Public\\s.7z with a password within 7m"}},
 		},
 		{
-			name: "Sysmon 11 events of the copy count its files, updating at 1, 2 and 4",
+			name: "Sysmon 11 events of the copy count its files, updating at 1, 2 and 4, and when they stop",
 			cfg:  windowsBehaviours,
 			events: seq(robocopyDocs,
 				copyInto(time.Second, 5100, winRC, winBob, `C:\Users\Public\s\a.docx`, `C:\Users\Public\s\b.xlsx`, `C:\Users\Public\s\c.pdf`, `C:\Users\Public\s\d.docx`, `C:\Users\Public\s\e.pptx`)),
-			want: want{uids: 1, emitted: 4, staging: `C:\Users\Public\s`, files: 4,
-				reason: []string{"copied a batch of 4 or more files"}},
+			want: want{uids: 1, emitted: 5, staging: `C:\Users\Public\s`, files: 5,
+				reason: []string{"copied a batch of 5 or more files"}},
 		},
 		{
 			name: "cmd's built-in copy of a sensitive file, then 7z by the same logon",
@@ -89,7 +89,7 @@ func TestWindowsBehaviours(t *testing.T) {
 			cfg:    windowsBehaviours,
 			events: winExec(0, 5500, winBob, `C:\Users\bob`, win7z, "a", "-p", `C:\PerfLogs\x.7z`, `C:\Users\bob\Documents\*.docx`),
 			want: want{uids: 1, emitted: 1, staging: `C:\PerfLogs`, archive: `C:\PerfLogs\x.7z`,
-				reason: []string{"archived ", " with 7z naming C:\\PerfLogs and archived them with 7z into C:\\PerfLogs\\x.7z with a password"}},
+				reason: []string{`CORP\bob archived C:\Users\bob\Documents\*.docx with 7z into C:\PerfLogs\x.7z with a password, in the staging directory C:\PerfLogs`}},
 		},
 		{
 			name: "a renamed 7-Zip is known by its OriginalFileName",
@@ -107,7 +107,7 @@ func TestWindowsBehaviours(t *testing.T) {
 			cfg:    windowsBehaviours,
 			events: winExec(0, 5220, winBob, `C:\Users\bob`, `C:\ProgramData\upd.exe`, "a", `C:\PerfLogs\x.zip`, `C:\Users\bob\Documents`),
 			want: want{uids: 1, emitted: 1, staging: `C:\PerfLogs`, archive: `C:\PerfLogs\x.zip`,
-				reason: []string{"with 7z (as upd.exe) naming C:\\PerfLogs"}},
+				reason: []string{`with 7z (as upd.exe) into C:\PerfLogs\x.zip, in the staging directory C:\PerfLogs`}},
 		},
 		{
 			name: "a batch copy onto another host's admin share, then 7z on this side, is remote staging",
@@ -116,6 +116,27 @@ func TestWindowsBehaviours(t *testing.T) {
 				winExec(5*time.Minute, 6001, winBob, `C:\Users\bob`, win7z, "a", `\\FS01\C$\Windows\Temp\x.7z`, `\\FS01\C$\Windows\Temp\x`)),
 			want: want{uids: 1, emitted: 2, staging: `\\FS01\C$\Windows\Temp\x`, archive: `\\FS01\C$\Windows\Temp\x.7z`, technique: "T1074.002",
 				reason: []string{"copied a batch of files (documents) from C:\\Users\\bob\\Documents\\*.xlsx into \\\\FS01\\C$\\Windows\\Temp\\x with xcopy"}},
+		},
+		{
+			name: "Explorer's copies of documents into Public, seen only as file creations, are a detection",
+			cfg:  windowsBehaviours,
+			events: copyInto(0, 6100, `C:\Windows\explorer.exe`, winBob,
+				`C:\Users\Public\drop\Q3 board.pptx`, `C:\Users\Public\drop\salaries.xlsx`, `C:\Users\Public\drop\notes.txt`),
+			want: want{uids: 1, emitted: 3, staging: `C:\Users\Public\drop`, files: 3,
+				reason: []string{`CORP\bob copied 3 files (documents, 1.1 MB) into C:\Users\Public\drop with explorer`}},
+		},
+		{
+			name:   "Explorer's copies of photos into Public are nothing",
+			cfg:    windowsBehaviours,
+			events: copyInto(0, 6101, `C:\Windows\explorer.exe`, winBob, `C:\Users\Public\Pictures\a.jpg`, `C:\Users\Public\Pictures\b.jpg`),
+			want:   want{},
+		},
+		{
+			name: "Explorer opening documents inside a zip unpacks them into Temp<n>_x.zip: nothing",
+			cfg:  windowsBehaviours,
+			events: copyInto(0, 6102, `C:\Windows\explorer.exe`, winBob,
+				`C:\Users\bob\AppData\Local\Temp\Temp1_reports.zip\q1.docx`, `C:\Users\bob\AppData\Local\Temp\Temp1_reports.zip\q2.docx`),
+			want: want{},
 		},
 		{
 			name:   "one file copied into Public, not sensitive: nothing",

@@ -69,13 +69,15 @@ type Correlator struct {
 	head, tail *group // least recently active first
 	files      int
 
-	steps      map[stepKey]*step
-	stepQueue  []*step // oldest first, from stepHead on
-	stepHead   int
-	byPID      map[int64]*step   // latest exec step of each pid
-	copyByPID  map[int64][]*step // copy steps of each pid (Config.CopySteps)
-	latestStep int64
-	readers    []pipeReader // recent cat/pv/dd execs, for the compressors they feed
+	steps     map[stepKey]*step
+	stepQueue []*step // oldest first, from stepHead on
+	stepHead  int
+	byPID     map[int64]*step   // latest exec step of each pid
+	copyByPID map[int64][]*step // copy steps of each pid (Config.CopySteps)
+	// dirtyCopies are copy steps with files not yet in their detection.
+	dirtyCopies []*step
+	latestStep  int64
+	readers     []pipeReader // recent cat/pv/dd execs, for the compressors they feed
 
 	now       int64 // newest event time seen, unix ns
 	lastSweep int64
@@ -118,6 +120,9 @@ type fileRec struct {
 	// arguments say (a path, raw, possibly relative to srcCwd); empty when
 	// not known.
 	src, srcCwd string
+	// remote is the network peer that wrote it over a share (5145's
+	// client), empty for a local write.
+	remote string
 }
 
 // arrival is how a staged file came to be: written in place, copied, or
@@ -173,6 +178,7 @@ type step struct {
 	primary      string
 	removed      bool
 	copy         *copyInfo // a copy step's (Config.CopySteps)
+	inDisp       []string  // its inputs as written, resolved (Config.ArchiveAlone's reasons)
 	chained      *step     // the copy step whose detection an archive step took over
 }
 
@@ -431,6 +437,9 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 		}
 		if g != nil && c.copyByPID != nil && ev.Kind != event.KindFileMoveIn {
 			out = c.copyWrote(ev, t, g, out)
+			if ev.Kind == event.KindFileCreate || ev.Kind == event.KindFileCopy {
+				out = c.implicitCopy(ev, t, g, out)
+			}
 		}
 	}
 	if isArchive && c.buildsArchive(ev) {
@@ -506,6 +515,9 @@ func (c *Correlator) arrivalOf(ev *event.Event) (arrival, string, string) {
 	if ev.SourcePath != "" {
 		return arrivedCopied, ev.SourcePath, "" // a link
 	}
+	if ev.RemoteAddr != "" {
+		return arrivedCopied, "", "" // written over a share by another host
+	}
 	base := c.style.baseName(ev.Process.Exe)
 	info, known := lookupTool(base)
 	switch {
@@ -514,7 +526,13 @@ func (c *Correlator) arrivalOf(ev *event.Event) (arrival, string, string) {
 			// mv across file systems copies, then deletes the source.
 			return arrivedMoved, firstSource(info.name, ev.Process.Argv), ev.Process.Cwd
 		}
-		return arrivedCopied, firstSource(info.name, ev.Process.Argv), ev.Process.Cwd
+		src := firstSource(info.name, ev.Process.Argv)
+		if info.name == "robocopy" && src != "" {
+			// robocopy SOURCE DEST copies what SOURCE holds: the files came
+			// from SOURCE itself, not from beside it.
+			src += `\*`
+		}
+		return arrivedCopied, src, ev.Process.Cwd
 	case isCopier(base) || isFileManager(base):
 		return arrivedCopied, "", ""
 	}
@@ -676,8 +694,11 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 		// Recreated after it went, or rewritten by someone else: a new
 		// file, with its own actor and times.
 		*f = fileRec{display: f.display, size: max(size, 0), first: t, last: t, pid: ev.Process.PID, actor: uint8(ai),
-			category: cat, how: how, src: src, srcCwd: srcCwd}
+			category: cat, how: how, src: src, srcCwd: srcCwd, remote: ev.RemoteAddr}
 	} else if f != nil {
+		if ev.RemoteAddr != "" {
+			f.remote = ev.RemoteAddr
+		}
 		if t >= f.last {
 			f.last = t
 			if size >= 0 {
@@ -702,7 +723,7 @@ func (c *Correlator) stage(ev *event.Event, t int64, raw, norm string, pl place)
 			first = min(first, renamed.first)
 		}
 		g.files[norm] = &fileRec{display: display, size: max(size, 0), first: first, last: t,
-			pid: ev.Process.PID, actor: uint8(ai), category: cat, how: how, src: src, srcCwd: srcCwd}
+			pid: ev.Process.PID, actor: uint8(ai), category: cat, how: how, src: src, srcCwd: srcCwd, remote: ev.RemoteAddr}
 		c.files++
 	} else {
 		a := &g.actors[ai]

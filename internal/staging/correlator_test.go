@@ -75,16 +75,23 @@ func run(t *testing.T, cfg Config, events []*event.Event) (*Correlator, []event.
 	var all []event.Detection
 	latest := map[string]int{}
 	var uniq []event.Detection
+	take := func(d event.Detection) {
+		all = append(all, d)
+		if i, ok := latest[d.UID]; ok {
+			uniq[i] = d
+		} else {
+			latest[d.UID] = len(uniq)
+			uniq = append(uniq, d)
+		}
+	}
 	for _, e := range events {
 		for _, d := range c.Observe(e) {
-			all = append(all, d)
-			if i, ok := latest[d.UID]; ok {
-				uniq[i] = d
-			} else {
-				latest[d.UID] = len(uniq)
-				uniq = append(uniq, d)
-			}
+			take(d)
 		}
+	}
+	// As the endpoint layer does when events stop arriving.
+	for _, d := range c.Settle() {
+		take(d)
 	}
 	return c, all, uniq
 }

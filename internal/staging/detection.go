@@ -151,7 +151,7 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 		Time:        time.Unix(0, s.time).UTC(),
 		DetectionID: c.cfg.DetectionID,
 		AnalyticID:  c.cfg.AnalyticID,
-		TechniqueID: c.technique(primary),
+		TechniqueID: c.technique(primary, t.remote > 0),
 		Platform:    c.cfg.Platform,
 		Host:        c.cfg.Host,
 		Actor:       actor,
@@ -175,7 +175,7 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 		// Known from the command lines only.
 		d.Reason = shortActor(&s.actor) + " " + copyPhrase(chained, t.files) + " into " + primary + " with " + chained.tool + archivePhrase(s, &d)
 	case chained == nil && alone != "":
-		d.Reason = shortActor(&s.actor) + " archived " + c.inputsPhrase(s) + " with " + s.tool + " naming " + alone + archivePhrase(s, &d)
+		d.Reason = c.aloneReason(s, &d, alone)
 	default:
 		d.Reason = reason(s, &d, &t)
 	}
@@ -197,6 +197,8 @@ type tally struct {
 	cats         [5]int64
 	how          [3]int64       // files created, copied, moved
 	sources      [3]sourceCount // where the copied and moved files came from, by how
+	remote       int64          // files written over a share by another host
+	peer         string         // the first such host
 	groups       []groupCount
 	evidence     []event.Evidence
 }
@@ -271,14 +273,17 @@ func (c *Correlator) tally(s *step) tally {
 		if !all && len(refs) == 0 && (!g.inRoot || len(s.globs) == 0 && (s.output == "" || s.output == "-")) {
 			continue
 		}
-		covered := func(path string, pid int64, actor uint8, firstT, lastT int64) bool {
+		covered := func(path string, pid int64, actor uint8, firstT, lastT int64, remote bool) bool {
 			if lastT < since || firstT > s.time || path == s.output {
 				return false
 			}
 			if !s.fileStep && pid == s.pid {
 				return false
 			}
-			if !sameActor(&g.actors[actor].actor, &s.actor) {
+			// A file written over a share came in a network logon of its
+			// own: the same person archiving it in another logon is one
+			// actor with it.
+			if a := &g.actors[actor].actor; !sameActor(a, &s.actor) && !(remote && a.User != "" && sameWho(a, &s.actor)) {
 				return false
 			}
 			return all || fileCovered(c.style, path, refs) || g.inRoot && c.rootNamed(s, path)
@@ -288,8 +293,14 @@ func (c *Correlator) tally(s *step) tally {
 			if f.gone != 0 && f.gone <= s.time {
 				continue // deleted or moved out before the step: not in the archive
 			}
-			if !covered(k, f.pid, f.actor, f.first, f.last) {
+			if !covered(k, f.pid, f.actor, f.first, f.last, f.remote != "") {
 				continue
+			}
+			if f.remote != "" {
+				t.remote++
+				if t.peer == "" {
+					t.peer = f.remote
+				}
 			}
 			n++
 			t.bytes += f.size
@@ -316,10 +327,11 @@ func (c *Correlator) tally(s *step) tally {
 		t.groups = append(t.groups, groupCount{g, n})
 		for _, e := range g.evidence {
 			norm := c.style.normalize(e.path)
-			if f := g.files[norm]; f != nil && f.gone != 0 && f.gone <= s.time || e.kind.Removes() {
+			f := g.files[norm]
+			if f != nil && f.gone != 0 && f.gone <= s.time || e.kind.Removes() {
 				continue
 			}
-			if covered(norm, e.pid, e.actor, e.time, e.time) {
+			if covered(norm, e.pid, e.actor, e.time, e.time, f != nil && f.remote != "") {
 				ev := event.Evidence{Time: time.Unix(0, e.time).UTC(), Kind: e.kind.String(),
 					Path: e.path, Size: max(e.size, 0), PID: e.pid, Process: e.exe, Actor: g.actors[e.actor].actor.String()}
 				if e.secret != "" {
@@ -360,6 +372,16 @@ func (c *Correlator) identify(s *step, groups []groupCount) string {
 // encrypted.
 func (c *Correlator) chain(s *step, staged []event.Evidence, actor string) ([]event.Evidence, int64, bool) {
 	sort.SliceStable(staged, func(i, j int) bool { return staged[i].Time.Before(staged[j].Time) })
+	// One event reported twice (two exports of one log replayed together,
+	// two sensors) is one piece of evidence.
+	kept := staged[:0]
+	for i, e := range staged {
+		if i > 0 && e == staged[i-1] {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	staged = kept
 	room := c.cfg.MaxEvidence - 1
 	if s.enc != nil {
 		room--
@@ -495,6 +517,9 @@ func reason(s *step, d *event.Detection, t *tally) string {
 		b.WriteString(" (" + strings.Join(detail, ", ") + ")")
 	}
 	b.WriteString(" into " + d.StagingPath)
+	if t.remote > 0 {
+		b.WriteString(" over a share from " + t.peer)
+	}
 	if groups := len(t.groups); groups > 1 {
 		fmt.Fprintf(&b, " and %d other %s", groups-1, plural(int64(groups-1), "location", "locations"))
 	}

@@ -105,14 +105,19 @@
 // MinimumFileCount does not filter), copies sensitive material (a
 // profile's Documents or Desktop, mail, keys, hives and directory
 // databases, volume shadow copies), or writes MinimumFileCount files,
-// which its own file creations count (updated at 1, 2, 4… files). An
+// which its own file creations count (updated at 1, 2, 4… files, and by
+// Settle when they stop). A file manager, copy tool or shell seen only
+// through the sensitive files it creates in a staging directory (Explorer,
+// a script whose command line was not logged) is such a copy too. An
 // archive step of the same actor within TimeWindow that reads the copy's
 // group or its sources takes that detection over: the same UID, the
 // copy's files where no file events were logged, and 10 more to its score
 // (20 after a batch). With ArchiveAlone an archive step that names a
-// staging directory as its input or output, or collects a user profile's
-// documents, is a detection even over fewer than MinimumFileCount staged
-// files. Both are off for Linux and macOS.
+// staging directory as its input or output is a detection even over fewer
+// than MinimumFileCount staged files. Files another host wrote over a
+// share (event.RemoteAddr) count for the same person archiving them in
+// another logon, and make the detection T1074.002. Both rules are off for
+// Linux and macOS.
 //
 // A detection is re-emitted with the same UID, and Observe returns it again,
 // when an encryption of its archive follows within TimeWindow (gpg -c/-e,

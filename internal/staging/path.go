@@ -282,15 +282,28 @@ func ResolvePath(cwd, p string, style PathStyle) string {
 }
 
 // displayPath is p resolved against cwd as a person reads it: the spelling
-// the event gave, where normalize would fold case (a relative Windows path
-// takes its comparison form, as the cwd's own spelling is not known).
+// the event gave (its cwd's and its own), where normalize would fold case.
 func (s PathStyle) displayPath(cwd, p string) string {
 	switch s {
 	case Windows:
 		if s.isAbs(p) {
 			return p
 		}
-		return ResolvePath(cwd, p, s)
+		if cwd == "" || !s.isAbs(cwd) {
+			return ResolvePath(cwd, p, s)
+		}
+		switch {
+		case len(p) >= 2 && p[1] == ':':
+			if lowerASCII(cwd[0]) != lowerASCII(p[0]) {
+				return windowsClean(p[:2] + `\` + p[2:])
+			}
+			p = p[2:]
+		case s.isSep(p[0]):
+			if cwd[1] == ':' {
+				return windowsClean(cwd[:2] + p)
+			}
+		}
+		return windowsClean(cwd + `\` + p)
 	case Mac:
 		if !strings.HasPrefix(p, "/") && cwd != "" {
 			return path.Join(cwd, p)
@@ -298,6 +311,37 @@ func (s PathStyle) displayPath(cwd, p string) string {
 		return path.Clean(p)
 	}
 	return ResolvePath(cwd, p, s)
+}
+
+// windowsClean drops . and .. elements and doubled separators from an
+// absolute Windows path, keeping its spelling: C:\Users\bob\Documents\..\Desktop
+// is C:\Users\bob\Desktop. A .. never climbs above the drive or the share.
+func windowsClean(p string) string {
+	prefix := ""
+	switch {
+	case len(p) >= 2 && p[1] == ':':
+		prefix, p = p[:2], p[2:]
+	case len(p) >= 2 && Windows.isSep(p[0]) && Windows.isSep(p[1]):
+		// \\server\share: both kept as they are.
+		rest := strings.FieldsFunc(p, func(r rune) bool { return r == '\\' || r == '/' })
+		if len(rest) < 2 {
+			return p
+		}
+		prefix, p = `\\`+rest[0]+`\`+rest[1], `\`+strings.Join(rest[2:], `\`)
+	}
+	var out []string
+	for _, elem := range strings.FieldsFunc(p, func(r rune) bool { return r == '\\' || r == '/' }) {
+		switch elem {
+		case ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, elem)
+		}
+	}
+	return prefix + `\` + strings.Join(out, `\`)
 }
 
 // lowerASCIIString folds ASCII letters, allocating only when there are any

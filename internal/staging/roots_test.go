@@ -49,3 +49,43 @@ func TestWindowsDefaultRoots(t *testing.T) {
 		}
 	}
 }
+
+func TestWindowsDisplayPath(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ cwd, p, want string }{
+		{`C:\Users\bob\Documents\`, `..\Desktop`, `C:\Users\bob\Desktop`},
+		{`C:\Users\Public\Admin_Backup\\`, `..\Admin_Backup.7z`, `C:\Users\Public\Admin_Backup.7z`},
+		{`C:\Users\bob`, `.\a\..\b\.\c.docx`, `C:\Users\bob\b\c.docx`},
+		{`C:\Users\bob`, `\Temp\x`, `C:\Temp\x`},
+		{`C:\Users\bob`, `D:rel\x`, `D:\rel\x`},
+		{`C:\Users\bob`, `C:rel`, `C:\Users\bob\rel`},
+		{`C:\`, `..\..\x`, `C:\x`},
+		{`\\FS01\C$\Users`, `..\..\..\x`, `\\FS01\C$\x`},
+		{`C:\Users\bob`, `E:\Abs\Path`, `E:\Abs\Path`},
+	} {
+		if got := Windows.displayPath(tc.cwd, tc.p); got != tc.want {
+			t.Errorf("displayPath(%q, %q) = %q, want %q", tc.cwd, tc.p, got, tc.want)
+		}
+	}
+}
+
+func TestShortNames(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		short, long string
+		want        bool
+	}{
+		{"ADMIN_~1", "Admin_Backup", true},
+		{"admin_~1", "admin_backup", true},
+		{"QUARTE~1.DOC", "Quarterly report.docx", true},
+		{"PROGRA~2", "Program Files (x86)", true},
+		{"ADMIN_~1", "Administrators", false},
+		{"ADMIN~", "Admin_Backup", false},
+		{"AB~X", "Abc", false},
+		{"QUARTE~1.PDF", "Quarterly report.docx", false},
+	} {
+		if got := shortNameOf(tc.short, tc.long); got != tc.want {
+			t.Errorf("shortNameOf(%q, %q) = %v, want %v", tc.short, tc.long, got, tc.want)
+		}
+	}
+}

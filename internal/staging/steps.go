@@ -275,6 +275,9 @@ func (c *Correlator) archiveStep(ev *event.Event, key stepKey, exe string, cmd C
 			continue
 		}
 		in = c.expandVars(in, &ev.Actor)
+		if c.cfg.ArchiveAlone {
+			s.inDisp = append(s.inDisp, c.style.displayPath(p.Cwd, in))
+		}
 		if glob := c.style.stripGlob(in); glob != in {
 			// A wildcard the tool expands itself (zip x.zip '*.docx'): the
 			// files it matches, and the directories it selects from.

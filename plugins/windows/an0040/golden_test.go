@@ -179,11 +179,7 @@ var severityRank = map[string]int{"low": 1, "medium": 2, "high": 3}
 // knownGaps are the stories AN0040 does not yet get right, and why. A
 // story listed here that comes out as expected fails the test, so the
 // list only shrinks.
-var knownGaps = map[string]string{
-	"admin-share-5145-then-7z":  "files written over \\\\*\\C$ are not read by an archiver naming the same place as C:\\",
-	"relative-dotdot-and-8dot3": "an 8.3 destination (ADMIN_~1) is not matched to the long name the file events show",
-	"benign-scheduled-backup":   "a scheduled service account's 7z of a profile's documents to a backup disk is an archive alone",
-}
+var knownGaps = map[string]string{}
 
 // TestStories: each labelled story yields the detections its label
 // expects, with the right staging and archive paths, technique and at

@@ -280,14 +280,14 @@ s.run(40 + 12 * 60, r"C:\ProgramData\svcupd.exe", r'C:\ProgramData\svcupd.exe a 
 s.want(r"C:\Users\Public\x", r"C:\Users\Public\x.dat", "high")
 
 s = story("admin-share-5145-then-7z", "documents written from 10.0.0.7 over \\\\*\\C$ into C:\\Users\\Public\\Documents\\q on FS01 (Security 5145), then 7z of that folder on FS01 by the same account 6 minutes later",
-          "hand-written: Security 5145 and 4624 as documented, Sysmon 1; the 7z runs in the same network logon (one operator session)", host="FS01.corp.example")
+          "hand-written: Security 5145 and 4624 as documented, Sysmon 1; the 7z runs through WMI in another network logon of the same account, as remote execution does", host="FS01.corp.example")
 s.logon(0, BOB, "0x8a2c1", kind="3")
 for i, d in enumerate(DOCS[:4]):
     s.share_write(10 + i, BOB, "0x8a2c1", "10.0.0.7", r"Users\Public\Documents\q" + "\\" + d)
-s.logon(300, BOB, "0x8a2c1", kind="3")
+s.logon(300, BOB, "0x8b3f0", kind="3")
 wmi = ("{5E0F0000-0000-6650-0000-0010C0FFEE01}", "2210", r"C:\Windows\System32\wbem\WmiPrvSE.exe")
-s.run(10 + 6 * 60, SEVENZ, r'"C:\Program Files\7-Zip\7z.exe" a -pX C:\Users\Public\Documents\q.7z C:\Users\Public\Documents\q', r"C:\Windows\system32\\", BOB, "0x8a2c1", parent=wmi)
-s.want(r"\\*\C$\Users\Public\Documents\q", r"C:\Users\Public\Documents\q.7z", "medium", "T1074.002")
+s.run(10 + 6 * 60, SEVENZ, r'"C:\Program Files\7-Zip\7z.exe" a -pX C:\Users\Public\Documents\q.7z C:\Users\Public\Documents\q', r"C:\Windows\system32\\", BOB, "0x8b3f0", parent=wmi)
+s.want(r"C:\Users\Public\Documents", r"C:\Users\Public\Documents\q.7z", "medium", "T1074.002")
 
 s = story("relative-dotdot-and-8dot3", "robocopy ..\\Desktop into C:\\Users\\Public\\ADMIN_~1 (8.3 name) from Documents, Sysmon 11 showing the long name Admin_Backup, 7z of the long name 3 minutes later",
           "hand-written: Sysmon 1 and 11 as documented; the 8.3 name as dir /x shows it")

@@ -43,7 +43,7 @@ var fixtureWant = []string{
 	`2024-05-01T10:00:05.201Z create sysmon path="C:\\Users\\Public\\stage\\q3 & q4.docx" user="CORP\\alice" ses=0x3e7a1 elev=true inter=true pid=6120 ppid=0 exe="C:\\Windows\\System32\\Robocopy.exe" argv=[] cwd="" parent="" guid=7a1c2b3d-2222-6650-0000-0010a1b2c3d4 pguid= remote= host=WS01.corp.example`,
 	`2024-05-01T10:00:05.5Z write sysmon path="C:\\Users\\Public\\stage\\q3 & q4.docx" user="CORP\\alice" ses=0x3e7a1 elev=true inter=true pid=6120 ppid=0 exe="C:\\Windows\\System32\\Robocopy.exe" argv=[] cwd="" parent="" guid=7a1c2b3d-2222-6650-0000-0010a1b2c3d4 pguid= remote= host=WS01.corp.example`,
 	`2024-05-01T10:00:06.5Z exec security path="" user="CORP\\alice" ses=0x3e7a1 elev=true inter=true pid=6700 ppid=5012 exe="C:\\Program Files\\7-Zip\\7z.exe" argv=["C:\\Program Files\\7-Zip\\7z.exe" "a" "-p" "C:\\Users\\Public\\q3.7z" "C:\\Users\\Public\\stage\\*"] cwd="" parent="C:\\Windows\\System32\\cmd.exe" guid= pguid= remote= host=WS01.corp.example`,
-	`2024-05-01T10:00:07Z write security path="\\\\*\\C$\\Users\\Public\\x.docx" user="CORP\\alice" ses=0x9c1f2 elev=false inter=false pid=0 ppid=0 exe="" argv=[] cwd="" parent="" guid= pguid= remote=10.0.0.7 host=WS01.corp.example`,
+	`2024-05-01T10:00:07Z write security path="C:\\Users\\Public\\x.docx" user="CORP\\alice" ses=0x9c1f2 elev=false inter=false pid=0 ppid=0 exe="" argv=[] cwd="" parent="" guid= pguid= remote=10.0.0.7 host=WS01.corp.example`,
 	`2024-05-01T10:00:09Z delete sysmon path="C:\\Users\\Public\\stage\\q3 & q4.docx" user="CORP\\alice" ses= elev=false inter=false pid=5012 ppid=0 exe="C:\\Windows\\System32\\cmd.exe" argv=[] cwd="" parent="" guid=7a1c2b3d-1111-6650-0000-0010a1b2c3d4 pguid= remote= host=WS01.corp.example`,
 }
 

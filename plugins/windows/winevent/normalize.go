@@ -339,13 +339,31 @@ func (n *Normalizer) security(r *winlog.Record) *event.Event {
 			return nil
 		}
 		ev := newEvent(kind, "security")
+		// The file as this host keeps it (ShareLocalPath, \??\C:\ for C$),
+		// so that what is archived here names the same path; the share's
+		// form where the local path is not given.
 		ev.Path = share + `\` + rel
+		if local := localPath(r.Get("ShareLocalPath")); local != "" {
+			ev.Path = local + rel
+		}
 		ev.RemoteAddr = strings.TrimSpace(r.Get("IpAddress"))
 		subject(ev, r)
 		return ev
 	}
 	n.Stats.Ignored++
 	return nil
+}
+
+// localPath is a share's local path as 5145 gives it (\??\C:\, C:\data)
+// with one trailing separator, or "" for none.
+func localPath(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, `\??\`)
+	s = strings.TrimRight(s, `\`)
+	if len(s) < 2 || s[1] != ':' {
+		return ""
+	}
+	return s + `\`
 }
 
 // subject takes the actor of an object access from its subject.
