@@ -93,7 +93,22 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		return c.emit(prev, nil)
 	}
 	c.addStep(s)
-	return c.emit(s, nil)
+	out := c.emit(s, nil)
+	if r, ok := c.redirects[p.PID]; ok && s.output == "-" {
+		delete(c.redirects, p.PID)
+		if r.time <= t+int64(maxSkew) && t-r.time <= int64(maxSkew) {
+			// Its stdout was opened onto an archive just before the exec.
+			s.output, s.outDisp = r.norm, r.raw
+			if s.emitted {
+				out = c.emit(s, out)
+			}
+			if src := c.pipeSourceOf(s); src != nil {
+				src.output, src.outDisp = r.norm, r.raw
+				out = c.emit(src, out)
+			}
+		}
+	}
+	return out
 }
 
 // recompressionOf returns the archive step whose archive a compressor's
