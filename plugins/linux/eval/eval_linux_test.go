@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,5 +154,74 @@ func TestStoriesLabelled(t *testing.T) {
 		if !kinds[k] {
 			t.Errorf("no %s story", k)
 		}
+	}
+}
+
+// Live, the process tree decides: a detection from a tree the suite did
+// not start is someone else's, whatever slot it falls in.
+func TestJudgeByProcessTree(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	sched := &Schedule{Slots: []Slot{{Story: "dev-c-build", Start: t0, End: t0.Add(time.Minute)}}}
+	ev := func(pid int) string {
+		return fmt.Sprintf(`[{"time":%q,"kind":"exec","pid":%d,"note":"archive step (tar)"}]`, t0.Add(time.Second).Format(time.RFC3339Nano), pid)
+	}
+	origin := func(pid int64) (string, bool) {
+		switch pid {
+		case 100:
+			return "stage-documents-cp-tar-tmp", true
+		case 200:
+			return "", true // a tree the suite did not start
+		}
+		return "", false
+	}
+	ok := Detection{StagingPath: "/tmp/.q3-review", ArchivePath: "/tmp/.q3-review.tgz", FileCount: 5, Evidence: ev(100)}
+	foreign := ok
+	foreign.Evidence = ev(200)
+	rep := Evaluate("test", sched, []Detection{ok, foreign}, origin)
+	for _, r := range rep.Results {
+		switch r.Story.Name {
+		case "stage-documents-cp-tar-tmp":
+			// Out of its slot, in its tree: detected, though the story
+			// did not run in this made-up schedule.
+			if len(r.Got) != 1 || strings.Join(r.Problems, "; ") != "not run" {
+				t.Errorf("%s: got %d, problems %v", r.Story.Name, len(r.Got), r.Problems)
+			}
+		case "dev-c-build":
+			if len(r.Got) != 0 {
+				t.Errorf("the foreign detection was blamed on dev-c-build")
+			}
+		}
+	}
+	if len(rep.Foreign) != 1 || len(rep.Unassigned) != 0 {
+		t.Errorf("foreign %d, unassigned %d", len(rep.Foreign), len(rep.Unassigned))
+	}
+}
+
+// The recording keeps the events of the stories' process trees, forks
+// followed, and nothing else.
+func TestKeepStories(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "audit.log"), filepath.Join(dir, "kept.log")
+	log := `type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=56 success=yes exit=11 ppid=1 pid=10 auid=4294967295 uid=0 exe="/usr/bin/bash" key="stagewatch_eval_fork"
+type=SYSCALL msg=audit(1.001:2): arch=c000003e syscall=59 success=yes exit=0 ppid=10 pid=11 auid=4294967295 uid=0 exe="/usr/bin/tar" key="stagewatch_exec"
+type=EXECVE msg=audit(1.001:2): argc=2 a0="tar" a1="czf"
+type=EXECVE msg=audit(1.002:3): argc=1 a0="true"
+type=SYSCALL msg=audit(1.002:3): arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid=99 auid=4294967295 uid=0 exe="/usr/bin/true" key="stagewatch_exec"
+type=SYSCALL msg=audit(1.003:4): arch=c000003e syscall=56 success=yes exit=12 ppid=1 pid=99 auid=4294967295 uid=0 exe="/usr/bin/bash" key="stagewatch_eval_fork"
+type=SYSCALL msg=audit(1.004:5): arch=c000003e syscall=59 success=yes exit=0 ppid=99 pid=12 auid=4294967295 uid=0 exe="/usr/bin/zip" key="stagewatch_exec"
+`
+	if err := os.WriteFile(src, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kept, dropped, err := KeepStories(src, dst, []int{10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(dst)
+	want := "type=SYSCALL msg=audit(1.001:2): arch=c000003e syscall=59 success=yes exit=0 ppid=10 pid=11 auid=4294967295 uid=0 exe=\"/usr/bin/tar\" key=\"stagewatch_exec\"\ntype=EXECVE msg=audit(1.001:2): argc=2 a0=\"tar\" a1=\"czf\"\n"
+	if string(data) != want || kept != 2 || dropped != 5 {
+		t.Errorf("kept %d, dropped %d:\n%s", kept, dropped, data)
 	}
 }
