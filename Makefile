@@ -14,10 +14,13 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 GOBIN_DIR := $(CURDIR)/$(BUILD)/tools
 
 # Debian packages the tests drive for real (archivers and a compiler for the
-# end-to-end and benign-activity tests). Installed only when missing.
-TEST_DEBS := zip unzip xz-utils gcc logrotate python3
+# end-to-end and benign-activity tests, and what the evaluation's stories
+# run: copy and archive tools, a developer's toolchains, sudo, an editor).
+# Installed only when missing. auditd is needed only to re-record fixtures.
+TEST_DEBS := zip unzip xz-utils gcc make logrotate python3 python3-setuptools python3-wheel python3-pip \
+	rsync p7zip-full gnupg vim sudo git curl nodejs openssh-client util-linux bsdutils
 
-.PHONY: all build run test vet cross bench proto deps packs packs-check docs package clean
+.PHONY: all build run test vet cross bench proto deps packs packs-check docs package clean eval eval-record
 
 all: build
 
@@ -64,6 +67,20 @@ cross:
 # run one at a time (-p 1); each package still runs its own tests in parallel.
 test: deps vet cross build
 	$(GO) test -race -count=1 -p 1 ./...
+
+# AN0041's labelled evaluation (docs/eval.md): every staging story and
+# benign activity run live on this machine against stagewatchd run, then
+# the same replayed from the auditd recordings in plugins/linux/testdata/eval.
+# Prints a table per mode; fails on any miss, duplicate or alert. Needs root
+# and no audit daemon running. EVAL_MODES=replay replays only.
+EVAL_MODES ?= live,replay
+eval: deps build
+	$(GO) run ./plugins/linux/eval/cmd/stagewatch-eval -stagewatchd $(BUILD)/stagewatchd -modes $(EVAL_MODES)
+
+# Re-records the evaluation's fixtures with a real auditd (needs root, the
+# auditd package, and no audit daemon running).
+eval-record: deps
+	plugins/linux/testdata/eval/record.sh
 
 # Packs: regenerate from packs/source, and check them (also part of `make test`).
 packs:

@@ -78,6 +78,9 @@ type Correlator struct {
 	dirtyCopies []*step
 	latestStep  int64
 	readers     []pipeReader // recent cat/pv/dd execs, for the compressors they feed
+	// redirects are archive files created by processes with no step yet:
+	// the shell opening `> x.tgz` in the child that then execs gzip.
+	redirects map[int64]redirect
 
 	now       int64 // newest event time seen, unix ns
 	lastSweep int64
@@ -182,6 +185,14 @@ type step struct {
 	chained      *step     // the copy step whose detection an archive step took over
 }
 
+type redirect struct {
+	time      int64
+	norm, raw string
+}
+
+// maxRedirects bounds the redirections remembered for execs to come.
+const maxRedirects = 1024
+
 type encryption struct {
 	time    int64
 	tool    string
@@ -203,6 +214,8 @@ func New(cfg Config) (*Correlator, error) {
 		groups: map[string]*group{},
 		steps:  map[stepKey]*step{},
 		byPID:  map[int64]*step{},
+
+		redirects: map[int64]redirect{},
 	}
 	if cfg.CopySteps {
 		c.copyByPID = map[int64][]*step{}
@@ -427,6 +440,15 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 			return out
 		}
 		return nil
+	}
+	if isArchive && ev.Kind == event.KindFileCreate && ev.Process.PID > 0 {
+		// Perhaps the shell's redirection for the compressor this
+		// process is about to become (tar cf - d | gzip > d.tgz, as audit
+		// records it: the open comes before the exec).
+		if len(c.redirects) >= maxRedirects {
+			clear(c.redirects)
+		}
+		c.redirects[ev.Process.PID] = redirect{time: t, norm: norm, raw: raw}
 	}
 	writerIsArchiver := c.archivers.match(c.style.baseName(ev.Process.Exe))
 	var out []event.Detection

@@ -275,6 +275,15 @@ func TestPrecision(t *testing.T) {
 			want: 1, updates: 1, staging: "/tmp/loot", archive: "/tmp/loot.tar.gz", files: 3,
 		},
 		{
+			name: "tar to its stdout piped into gzip, the redirection recorded before gzip's exec (audit)",
+			cfg:  linuxCfg,
+			events: seq(copyInto(0, 200, "/usr/bin/cp", alice, lootFiles[:3]...),
+				one(execEv(time.Minute, 300, 100, "/root", alice, nil, "/usr/bin/tar", "cf", "-", "-C", "/tmp", "loot")),
+				one(fileBy(time.Minute, event.KindFileCreate, "/tmp/loot.tar.gz", 0, 301, 100, "/root", alice, "/usr/bin/bash")),
+				one(execEv(time.Minute, 301, 100, "/root", alice, nil, "/usr/bin/gzip"))),
+			want: 1, updates: 1, staging: "/tmp/loot", archive: "/tmp/loot.tar.gz", files: 3,
+		},
+		{
 			name: "zip names an archive with a leading dot as given",
 			cfg:  linuxCfg,
 			events: seq(copyInto(0, 200, "/usr/bin/cp", alice, "/var/tmp/.pgdump/a.sql", "/var/tmp/.pgdump/b.sqlite"),

@@ -101,13 +101,28 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		s.refs, s.globs, s.recompresses = nil, nil, prev
 		c.addStep(s)
 		if s.output == "" || s.output == "-" {
-			return nil
+			return out
 		}
 		prev.output, prev.outDisp = s.output, s.outDisp
-		return c.emit(prev, nil)
+		return c.emit(prev, out)
 	}
 	c.addStep(s)
-	return c.emit(s, out)
+	out = c.emit(s, out)
+	if r, ok := c.redirects[p.PID]; ok && s.output == "-" {
+		delete(c.redirects, p.PID)
+		if r.time <= t+int64(maxSkew) && t-r.time <= int64(maxSkew) {
+			// Its stdout was opened onto an archive just before the exec.
+			s.output, s.outDisp = r.norm, r.raw
+			if s.emitted {
+				out = c.emit(s, out)
+			}
+			if src := c.pipeSourceOf(s); src != nil {
+				src.output, src.outDisp = r.norm, r.raw
+				out = c.emit(src, out)
+			}
+		}
+	}
+	return out
 }
 
 // recompressionOf returns the archive step whose archive a compressor's

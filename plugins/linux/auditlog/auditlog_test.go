@@ -3,6 +3,7 @@ package auditlog
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -571,4 +572,39 @@ func BenchmarkLine(b *testing.B) {
 		records += len(lines)
 	}
 	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+}
+
+// coreutils' mv renames into a directory through a dirfd:
+// renameat2(AT_FDCWD, "/home/sweval/Mail/Exports/contract-1.eml", 3,
+// "contract-1.eml"). auditd records the new name's PARENT first, named as
+// the cwd, then the old one's: the new name lies in the directory mkdir -p
+// made, learned from its inode, not in the cwd. Recorded with auditd by
+// the evaluation suite (plugins/linux/eval, stage-mail-mv-tar-then-gzip-mnt).
+func TestMoveIntoDirfd(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open("testdata/mv-into-dirfd.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var moves []string
+	a := NewAssembler(func(e *event.Event) {
+		if e.Kind == event.KindFileMoveIn {
+			moves = append(moves, e.SourcePath+" -> "+e.Path)
+		}
+	})
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if err := a.Line(sc.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Flush()
+	want := []string{}
+	for i := 1; i <= 4; i++ {
+		want = append(want, fmt.Sprintf("/home/sweval/Mail/Exports/contract-%d.eml -> /mnt/scratch/.m/contract-%d.eml", i, i))
+	}
+	if strings.Join(moves, "\n") != strings.Join(want, "\n") {
+		t.Errorf("moves:\n%s\nwant:\n%s", strings.Join(moves, "\n"), strings.Join(want, "\n"))
+	}
 }

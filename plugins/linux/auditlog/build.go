@@ -171,8 +171,9 @@ func (a *Assembler) learn(sc *Record, c call, cwd string, items []item) {
 	known := c.op != opNone
 	for i, it := range parents {
 		// A parent name without a directory part is printed as the cwd by
-		// the kernel, which is wrong when a dirfd was used.
-		if it.named && it.devIno != "" && known && dirfdIsCwd(sc, c, i) {
+		// the kernel, which is wrong when a dirfd was used: the dirfd that
+		// counts is that of the child the parent holds.
+		if it.named && it.devIno != "" && known && dirfdIsCwd(sc, c, childOf(children, parents, i, cwd)) {
 			a.remember(it.devIno, absolute(cwd, it.name))
 		}
 	}
@@ -228,12 +229,61 @@ func (a *Assembler) lookupPath(sc *Record, c call, cwd string, children, parents
 		return path.Join(cwd, name), true
 	}
 	if len(parents) > 0 && name != "" {
-		parent := parents[min(i, len(parents)-1)]
+		parent := parentOf(children, parents, i, cwd)
 		if dir, ok := a.inodes[parent.devIno]; ok {
 			return path.Join(dir, path.Base(name)), true
 		}
 	}
 	return "", false
+}
+
+// childOf returns the index of the child parents[i] holds (parentOf's
+// pairing), else i.
+func childOf(children, parents []item, i int, cwd string) int {
+	for j := range children {
+		if parentOf(children, parents, j, cwd) == parents[i] {
+			return j
+		}
+	}
+	return i
+}
+
+// parentOf returns the PARENT record of children[i]: the one named as the
+// child's directory part, or, for a name with none, the one the kernel
+// printed as the cwd that no other child's directory claims; else the
+// one at the same position. The order is not the children's: coreutils'
+// mv renames renameat2(AT_FDCWD, "/home/u/Mail/a.eml", dirfd, "a.eml"),
+// which audit records as PARENT "/home/u" (the new name's directory,
+// printed as the cwd), PARENT "/home/u/Mail/", DELETE, CREATE.
+func parentOf(children, parents []item, i int, cwd string) item {
+	dirOf := func(name string) string {
+		if j := strings.LastIndexByte(name, '/'); j >= 0 {
+			return path.Clean(name[:j+1])
+		}
+		return ""
+	}
+	if dir := dirOf(children[i].name); dir != "" {
+		for _, p := range parents {
+			if p.named && path.Clean(p.name) == dir {
+				return p
+			}
+		}
+	} else if cwd != "" {
+		claimed := func(p item) bool {
+			for j, c := range children {
+				if j != i && dirOf(c.name) == path.Clean(p.name) {
+					return true
+				}
+			}
+			return false
+		}
+		for _, p := range parents {
+			if p.named && path.Clean(p.name) == path.Clean(cwd) && !claimed(p) {
+				return p
+			}
+		}
+	}
+	return parents[min(i, len(parents)-1)]
 }
 
 func (a *Assembler) actor(sc *Record) event.Actor {

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -93,6 +94,9 @@ end_of_event_timeout = 2
 		{"-b", "16384", "--backlog_wait_time", "60000"},
 		{"-a", "always,exit", "-F", "arch=b64", "-S", "execve,execveat", "-k", "stagewatch_exec"},
 		{"-a", "always,exit", "-F", "arch=b32", "-S", "execve,execveat", "-k", "stagewatch_exec"},
+		// Forks, so that the fixture keeps only the stories' process
+		// trees (other work on the machine stays out); dropped from it.
+		{"-a", "always,exit", "-F", "arch=b64", "-S", "clone,clone3,fork,vfork", "-F", "success=1", "-k", forkKey},
 	}
 	for _, d := range StagingDirs {
 		rules = append(rules, []string{"-a", "always,exit", "-F", "arch=b64", "-F", "dir=" + d, "-F", "perm=wa", "-k", "stagewatch_file"})
@@ -130,6 +134,99 @@ func (r *Recorder) Stop() string {
 	}
 	exec.Command("auditctl", args...).Run()
 	return r.log
+}
+
+const forkKey = "stagewatch_eval_fork"
+
+// KeepStories copies the audit log at src to dst, keeping only the events
+// of processes that descend from roots (the processes the runner started
+// for the stories), as the fork records tell, and dropping the fork
+// records themselves. Everything else the machine did meanwhile stays out.
+func KeepStories(src, dst string, roots []int) (kept, dropped int, err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer out.Close()
+	ours := map[string]bool{}
+	for _, p := range roots {
+		ours[fmt.Sprint(p)] = true
+	}
+	// Records of one event share their msg=audit(…) stamp and arrive
+	// together, the SYSCALL record among them; an event is judged once its
+	// SYSCALL record is read, and its records before that wait.
+	type eventState struct {
+		keep, decided bool
+		waiting       []string
+	}
+	events := map[string]*eventState{}
+	w := bufio.NewWriter(out)
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		stamp := field(line, "msg=audit(", ")")
+		if stamp == "" {
+			continue
+		}
+		ev := events[stamp]
+		if ev == nil {
+			ev = &eventState{}
+			events[stamp] = ev
+			if len(events) > 100000 {
+				events = map[string]*eventState{stamp: ev}
+			}
+		}
+		if strings.HasPrefix(line, "type=SYSCALL ") {
+			pid := " " + field(line, " pid=", " ")
+			ev.decided = true
+			ev.keep = ours[pid[1:]]
+			if ev.keep && strings.Contains(line, `key="`+forkKey+`"`) {
+				ours[field(line, " exit=", " ")] = true
+				ev.keep = false
+			}
+			if ev.keep {
+				for _, l := range ev.waiting {
+					w.WriteString(l + "\n")
+					kept++
+				}
+			} else {
+				dropped += len(ev.waiting)
+			}
+			ev.waiting = nil
+		}
+		switch {
+		case !ev.decided:
+			ev.waiting = append(ev.waiting, line)
+		case ev.keep:
+			w.WriteString(line + "\n")
+			kept++
+		default:
+			dropped++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return kept, dropped, err
+	}
+	return kept, dropped, w.Flush()
+}
+
+// field returns what follows start in line up to end (or the line's end).
+func field(line, start, end string) string {
+	i := strings.Index(line, start)
+	if i < 0 {
+		return ""
+	}
+	rest := line[i+len(start):]
+	if j := strings.Index(rest, end); j >= 0 {
+		return rest[:j]
+	}
+	return rest
 }
 
 // Remove deletes the recorder's directory.

@@ -21,6 +21,10 @@ type Slot struct {
 	Story string    `json:"story"`
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
+	// PIDs are the processes the runner started for the story (its
+	// script's and its daemon's first process): the recording keeps what
+	// descends from them.
+	PIDs []int `json:"pids,omitempty"`
 }
 
 // Schedule is what one run of the stories did, in order.
@@ -71,10 +75,11 @@ func (w *World) RunStories(log io.Writer) (*Schedule, error) {
 			return nil, err
 		}
 		bgRun = r
+		w.root(bg.Name, r)
 		if err := waitFile(filepath.Join(Base, "run", bg.Name+".waiting"), r, time.Minute); err != nil {
 			return nil, fmt.Errorf("%s: %v", bg.Name, err)
 		}
-		sched.Slots = append(sched.Slots, Slot{bg.Name, start, time.Now()})
+		sched.Slots = append(sched.Slots, Slot{Story: bg.Name, Start: start, End: time.Now(), PIDs: []int{r.cmd.Process.Pid}})
 		time.Sleep(slotGap)
 	}
 	for i := range Stories {
@@ -83,6 +88,7 @@ func (w *World) RunStories(log io.Writer) (*Schedule, error) {
 			continue
 		}
 		start := time.Now()
+		var pids []int
 		var daemon *running
 		if s.Daemon != "" {
 			d, err := w.startDaemon(s, log)
@@ -90,6 +96,8 @@ func (w *World) RunStories(log io.Writer) (*Schedule, error) {
 				return nil, fmt.Errorf("%s: %v", s.Name, err)
 			}
 			daemon = d
+			w.root(s.Name, d)
+			pids = append(pids, d.cmd.Process.Pid)
 			if err := waitFile(s.DaemonReady, d, time.Minute); err != nil {
 				d.stop()
 				return nil, fmt.Errorf("%s: daemon: %v", s.Name, err)
@@ -97,6 +105,8 @@ func (w *World) RunStories(log io.Writer) (*Schedule, error) {
 		}
 		r, err := w.start(s, log)
 		if err == nil {
+			w.root(s.Name, r)
+			pids = append(pids, r.cmd.Process.Pid)
 			err = r.wait()
 		}
 		if daemon != nil {
@@ -106,7 +116,7 @@ func (w *World) RunStories(log io.Writer) (*Schedule, error) {
 			fmt.Fprintf(log, "== %s failed: %v\n", s.Name, err)
 			sched.Failed = append(sched.Failed, s.Name)
 		}
-		sched.Slots = append(sched.Slots, Slot{s.Name, start, time.Now()})
+		sched.Slots = append(sched.Slots, Slot{Story: s.Name, Start: start, End: time.Now(), PIDs: pids})
 		time.Sleep(slotGap)
 	}
 	if bgRun != nil {
@@ -114,12 +124,14 @@ func (w *World) RunStories(log io.Writer) (*Schedule, error) {
 			time.Sleep(wait)
 		}
 		start := time.Now()
-		os.WriteFile(filepath.Join(Base, "run", bg.Name+".proceed"), nil, 0o644)
+		if err := proceed(filepath.Join(Base, "run", bg.Name+".proceed")); err != nil {
+			return nil, fmt.Errorf("%s: %v", bg.Name, err)
+		}
 		if err := bgRun.wait(); err != nil {
 			fmt.Fprintf(log, "== %s failed: %v\n", bg.Name, err)
 			sched.Failed = append(sched.Failed, bg.Name)
 		}
-		sched.Slots = append(sched.Slots, Slot{bg.Name, start, time.Now()})
+		sched.Slots = append(sched.Slots, Slot{Story: bg.Name, Start: start, End: time.Now(), PIDs: []int{bgRun.cmd.Process.Pid}})
 	}
 	sched.End = time.Now()
 	return sched, nil
@@ -177,12 +189,19 @@ func (w *World) env(s *Story) []string {
 }
 
 // scriptFile writes a story's script where the login user can read it.
-// The background story says when it has copied and waits to be told to
-// archive (the runner tells it once every other story is done).
+// The background story says when it has copied and waits, on a FIFO (no
+// polling execs in the recording), to be told to archive: the runner
+// tells it once every other story is done and two minutes have passed.
 func (w *World) scriptFile(s *Story, name, body string) (string, error) {
 	if s.Background {
+		fifo := filepath.Join(Base, "run", s.Name+".proceed")
+		os.Remove(fifo)
+		if err := syscall.Mkfifo(fifo, 0o666); err != nil {
+			return "", err
+		}
+		os.Chmod(fifo, 0o666)
 		body = strings.Replace(body, "\nsleep 120\n", fmt.Sprintf(
-			"\n: >\"$EVAL/run/%[1]s.waiting\"\nuntil [ -e \"$EVAL/run/%[1]s.proceed\" ]; do sleep 0.2; done\n", s.Name), 1)
+			"\n: >\"$EVAL/run/%[1]s.waiting\"\nread -r _ <\"$EVAL/run/%[1]s.proceed\"\n", s.Name), 1)
 	}
 	path := filepath.Join(Base, "run", name+".sh")
 	return path, os.WriteFile(path, []byte("set -e\n"+body), 0o644)
@@ -247,6 +266,13 @@ func launch(cmd *exec.Cmd, name string, log io.Writer) (*running, error) {
 	return r, nil
 }
 
+// root tells the fork tracker, if any, that r's tree is story's.
+func (w *World) root(story string, r *running) {
+	if w.forks != nil {
+		w.forks.AddRoot(story, r.cmd.Process.Pid)
+	}
+}
+
 // loginUIDUnset checks that processes started from here have no login
 // uid, so a root story runs as services and cron jobs do. A runner started
 // from a login session (ssh, sudo on a terminal) has one, which its
@@ -261,6 +287,19 @@ func loginUIDUnset() error {
 		return fmt.Errorf("the runner has login uid %s; root stories need a process with none (run it under systemd-run --pty or a service)", v)
 	}
 	return nil
+}
+
+// proceed releases the story waiting on the FIFO at path.
+func proceed(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString("go\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func waitFile(path string, r *running, limit time.Duration) error {

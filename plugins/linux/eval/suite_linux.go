@@ -24,6 +24,10 @@ func RunLive(stagewatchd string, log io.Writer) (*Report, error) {
 		return nil, err
 	}
 	defer w.Close()
+	if w.forks, err = StartForks(); err != nil {
+		return nil, err
+	}
+	defer w.forks.Close()
 	live, err := StartLive(stagewatchd)
 	if err != nil {
 		return nil, err
@@ -39,7 +43,10 @@ func RunLive(stagewatchd string, log io.Writer) (*Report, error) {
 	}
 	fmt.Fprintf(log, "== AN0041 at the end: %s\n", live.Counters())
 	logDetections(log, sched, ds)
-	rep := Evaluate("live", sched, ds)
+	rep := Evaluate("live", sched, ds, w.forks.StoryOf)
+	if n := w.forks.Overruns(); n > 0 {
+		fmt.Fprintf(log, "== the fork tracker lost notifications %d times: detections fell back to their slots\n", n)
+	}
 	rep.Duration = time.Since(started)
 	return rep, nil
 }
@@ -62,7 +69,17 @@ func Record(dir string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := gzipFile(path, filepath.Join(dir, FixtureLog)); err != nil {
+	var roots []int
+	for _, sl := range sched.Slots {
+		roots = append(roots, sl.PIDs...)
+	}
+	stories := path + ".stories"
+	kept, dropped, err := KeepStories(path, stories, roots)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "== recorded %d audit records of the stories, left out %d of the rest of the machine\n", kept, dropped)
+	if err := gzipFile(stories, filepath.Join(dir, FixtureLog)); err != nil {
 		return err
 	}
 	data, _ := json.MarshalIndent(sched, "", "  ")
@@ -85,7 +102,8 @@ func RunReplay(stagewatchd, dir string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := Evaluate("replay", &sched, ds)
+	// The fixture holds only the stories' process trees (KeepStories).
+	rep := Evaluate("replay", &sched, ds, nil)
 	rep.Duration = time.Since(started)
 	return rep, nil
 }
@@ -115,6 +133,7 @@ func logDetections(log io.Writer, sched *Schedule, ds []Detection) {
 	}
 	for _, d := range ds {
 		data, _ := json.Marshal(d)
-		fmt.Fprintf(log, "== detection at %s: %s\n", archiveTime(d).Format(time.RFC3339Nano), data)
+		t, pid := archiveStep(d)
+		fmt.Fprintf(log, "== detection at %s (pid %d): %s\n", t.Format(time.RFC3339Nano), pid, data)
 	}
 }

@@ -23,7 +23,11 @@ type Report struct {
 	Mode       string // live or replay
 	Results    []Result
 	Unassigned []Detection // detections in no story's slot
-	Duration   time.Duration
+	// Foreign are live detections whose archive step ran in a process tree
+	// the suite did not start (someone else's work on the machine): listed,
+	// not judged.
+	Foreign  []Detection
+	Duration time.Duration
 }
 
 // Failed reports whether anything was missed, wrong, duplicated or raised
@@ -40,13 +44,28 @@ func (r *Report) Failed() bool {
 	return false
 }
 
-// Evaluate attributes each detection to the story whose slot holds its
-// archive step and judges every story against its label.
-func Evaluate(mode string, sched *Schedule, ds []Detection) *Report {
+// Origin says which story's process tree a pid is in; known is false when
+// it cannot tell.
+type Origin func(pid int64) (story string, known bool)
+
+// Evaluate attributes each detection to a story, by the process tree its
+// archive step ran in where origin can tell (live), else by the slot that
+// holds its archive step's time, and judges every story against its label.
+func Evaluate(mode string, sched *Schedule, ds []Detection, origin Origin) *Report {
 	rep := &Report{Mode: mode}
 	byStory := map[string][]Detection{}
 	for _, d := range ds {
-		if name := sched.StoryAt(archiveTime(d)); name != "" {
+		t, pid := archiveStep(d)
+		if origin != nil && pid > 0 {
+			if name, known := origin(pid); name != "" {
+				byStory[name] = append(byStory[name], d)
+				continue
+			} else if known {
+				rep.Foreign = append(rep.Foreign, d)
+				continue
+			}
+		}
+		if name := sched.StoryAt(t); name != "" {
 			byStory[name] = append(byStory[name], d)
 		} else {
 			rep.Unassigned = append(rep.Unassigned, d)
@@ -149,21 +168,22 @@ func samePath(a, b string) bool {
 	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
 }
 
-// archiveTime is when a detection's archive step ran: its evidence's
-// archive exec (millisecond stamps), else the detection's time.
-func archiveTime(d Detection) time.Time {
+// archiveStep is when a detection's archive step ran and its pid: its
+// evidence's archive step (millisecond stamps), else the detection's time.
+func archiveStep(d Detection) (time.Time, int64) {
 	var evidence []struct {
 		Time time.Time `json:"time"`
+		PID  int64     `json:"pid"`
 		Note string    `json:"note"`
 	}
 	if json.Unmarshal([]byte(d.Evidence), &evidence) == nil {
 		for _, e := range evidence {
 			if strings.HasPrefix(e.Note, "archive step") {
-				return e.Time
+				return e.Time, e.PID
 			}
 		}
 	}
-	return time.Unix(d.Time, 0)
+	return time.Unix(d.Time, 0), 0
 }
 
 // Print writes the table of one mode and its totals.
@@ -205,6 +225,9 @@ func (r *Report) Print(w io.Writer) {
 	tw.Flush()
 	for _, d := range r.Unassigned {
 		fmt.Fprintf(w, "FAIL: detection in no story: %s → %s (%d files) by %s: %s\n", d.StagingPath, d.ArchivePath, d.FileCount, d.Process, d.Reason)
+	}
+	for _, d := range r.Foreign {
+		fmt.Fprintf(w, "not the suite's (a process tree it did not start): %s → %s (%d files) by %s\n", d.StagingPath, d.ArchivePath, d.FileCount, d.Process)
 	}
 	fmt.Fprintf(w, "%s totals: stories detected %d/%d, benign alerts %d (in %d activities), unattributed %d\n",
 		r.Mode, detected, stories, alerts, benign, len(r.Unassigned))

@@ -34,13 +34,14 @@ const HTTPAddr = "127.0.0.1:18041"
 // World is the prepared machine: the login user, the work directory and
 // the web server the stories download from.
 type World struct {
-	Base    string
-	User    *user.User
-	UID     int
-	GID     int
-	HTTP    string // base URL of the web server
-	server  *http.Server
-	journal *os.File
+	Base   string
+	User   *user.User
+	UID    int
+	GID    int
+	HTTP   string // base URL of the web server
+	server *http.Server
+	// forks, when set, is told the first process of each story.
+	forks *Forks
 }
 
 // Prepare generates the fixtures (setup.sh), removes what earlier runs
