@@ -259,7 +259,7 @@ func (p *pipeline) beginInput() {
 func (p *pipeline) saveReplayed() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.settleLocked()
+	p.settleLocked(true, time.Time{})
 	p.saveUnsavedLocked()
 }
 
@@ -378,16 +378,16 @@ func (p *pipeline) releaseLocked(now time.Time, all bool) {
 		out = append(out, top)
 	}
 	p.processBatchLocked(out)
-	p.settleLocked()
+	p.settleLocked(all, now)
 }
 
 // settleLocked takes the detections the correlator updates once events
 // stop arriving (a batch copy's last files).
-func (p *pipeline) settleLocked() {
+func (p *pipeline) settleLocked(final bool, now time.Time) {
 	if p.corr == nil {
 		return
 	}
-	for _, d := range p.corr.Settle() {
+	for _, d := range p.corr.Settle(final, now) {
 		p.tables.UpsertDetection(&d)
 		if p.state != nil && !p.restoring {
 			p.newDets = append(p.newDets, d)

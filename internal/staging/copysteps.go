@@ -449,11 +449,26 @@ func (c *Correlator) technique(group string, remote bool) string {
 // was last raised or updated (between the doublings that update it at
 // once), and returns the detections that changed. The endpoint layer calls
 // it as its settle buffer drains and when a replayed input ends.
-func (c *Correlator) Settle() []event.Detection {
-	if len(c.dirtyCopies) == 0 {
-		return nil
-	}
+//
+// It also decides the archives a process wrote of files it created itself
+// (selfMade): one still there selfMadeGrace after it was written, or when
+// final (the input ended, collection stops), is a detection; one deleted
+// or moved away by then, with the scratch files of a test or a build, is
+// not.
+// now, when not zero, is the caller's clock (live): the grace runs by it
+// when no events arrive.
+func (c *Correlator) Settle(final bool, now time.Time) []event.Detection {
 	var out []event.Detection
+	if len(c.pendingSteps) > 0 {
+		cur := c.now
+		if !now.IsZero() {
+			cur = max(cur, now.UnixNano())
+		}
+		out = c.settlePending(final, cur, out)
+	}
+	if len(c.dirtyCopies) == 0 {
+		return out
+	}
 	for _, s := range c.dirtyCopies {
 		s.copy.dirty = false
 		if s.removed {
@@ -470,6 +485,46 @@ func (c *Correlator) Settle() []event.Detection {
 	clear(c.dirtyCopies)
 	c.dirtyCopies = c.dirtyCopies[:0]
 	return out
+}
+
+// selfMadeGrace is how long an archive of its writer's own files must
+// stay to be staging: Python's TemporaryDirectory, mktemp scripts and test
+// runners remove theirs within milliseconds.
+const selfMadeGrace = int64(2 * time.Second)
+
+func (c *Correlator) settlePending(final bool, now int64, out []event.Detection) []event.Detection {
+	kept := c.pendingSteps[:0]
+	for _, s := range c.pendingSteps {
+		switch {
+		case s.removed || c.archiveGone(s):
+			s.pending = false
+			c.stats.NotSteps++
+		case final || now-s.time >= selfMadeGrace:
+			s.pending = false
+			c.settling = true
+			out = c.emit(s, out)
+			c.settling = false
+		default:
+			kept = append(kept, s)
+		}
+	}
+	clear(c.pendingSteps[len(kept):])
+	c.pendingSteps = kept
+	return out
+}
+
+// archiveGone reports whether a step's archive was deleted or moved away.
+func (c *Correlator) archiveGone(s *step) bool {
+	pl, ok := locate(c.roots, c.style, s.output)
+	if !ok {
+		return false
+	}
+	g := c.groups[pl.group]
+	if g == nil {
+		return false
+	}
+	f := g.files[s.output]
+	return f != nil && f.gone != 0
 }
 
 // dropCopy forgets a copy step leaving the step queue.

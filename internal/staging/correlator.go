@@ -76,8 +76,11 @@ type Correlator struct {
 	copyByPID map[int64][]*step // copy steps of each pid (Config.CopySteps)
 	// dirtyCopies are copy steps with files not yet in their detection.
 	dirtyCopies []*step
-	latestStep  int64
-	readers     []pipeReader // recent cat/pv/dd execs, for the compressors they feed
+	// pendingSteps are self-made archives waiting out selfMadeGrace.
+	pendingSteps []*step
+	settling     bool
+	latestStep   int64
+	readers      []pipeReader // recent cat/pv/dd execs, for the compressors they feed
 	// redirects are archive files created by processes with no step yet:
 	// the shell opening `> x.tgz` in the child that then execs gzip.
 	redirects map[int64]redirect
@@ -183,6 +186,9 @@ type step struct {
 	copy         *copyInfo // a copy step's (Config.CopySteps)
 	inDisp       []string  // its inputs as written, resolved (Config.ArchiveAlone's reasons)
 	chained      *step     // the copy step whose detection an archive step took over
+	// selfMade is set for an archive file whose writer created every file
+	// it covers; pending while its detection waits to see the archive kept.
+	selfMade, pending bool
 }
 
 type redirect struct {
@@ -272,6 +278,15 @@ func (c *Correlator) Stats() Stats {
 // Observe feeds one event and returns the detections it raised or updated
 // (an update carries the UID of the detection it replaces).
 func (c *Correlator) Observe(ev *event.Event) []event.Detection {
+	out := c.observe(ev)
+	if len(c.pendingSteps) > 0 {
+		// Event time moved on: self-made archives past their grace.
+		out = c.settlePending(false, c.now, out)
+	}
+	return out
+}
+
+func (c *Correlator) observe(ev *event.Event) []event.Detection {
 	c.stats.Events++
 	if ev == nil || ev.Time.IsZero() {
 		c.stats.Invalid++

@@ -90,7 +90,7 @@ func run(t *testing.T, cfg Config, events []*event.Event) (*Correlator, []event.
 		}
 	}
 	// As the endpoint layer does when events stop arriving.
-	for _, d := range c.Settle() {
+	for _, d := range c.Settle(true, time.Time{}) {
 		take(d)
 	}
 	return c, all, uniq

@@ -89,6 +89,7 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 		return event.Detection{}, false
 	}
 	t := c.tally(s)
+	s.selfMade = s.fileStep && t.files > 0 && t.selfMade == t.files
 	chained := s.chained
 	if chained == nil {
 		chained = c.chainedCopy(s)
@@ -197,6 +198,7 @@ type tally struct {
 	cats         [5]int64
 	how          [3]int64       // files created, copied, moved
 	sources      [3]sourceCount // where the copied and moved files came from, by how
+	selfMade     int64          // files the archive file's writer created itself
 	remote       int64          // files written over a share by another host
 	peer         string         // the first such host
 	groups       []groupCount
@@ -295,6 +297,9 @@ func (c *Correlator) tally(s *step) tally {
 			}
 			if !covered(k, f.pid, f.actor, f.first, f.last, f.remote != "") {
 				continue
+			}
+			if s.fileStep && f.pid == s.pid && f.how == arrivedCreated {
+				t.selfMade++
 			}
 			if f.remote != "" {
 				t.remote++

@@ -371,3 +371,38 @@ func TestManyActorsInOneGroup(t *testing.T) {
 		t.Fatalf("detections after %d actors: %+v (dropped %+v)", 3*maxActorsPerGroup, out, c.Stats().Dropped)
 	}
 }
+
+// TestSelfMadeArchives: a process zipping files it created itself is
+// staging when the archive stays, and a test's or build's scratch when it
+// is removed at once with them.
+func TestSelfMadeArchives(t *testing.T) {
+	t.Parallel()
+	py := "/usr/bin/python3.11"
+	made := seq(copyInto(0, 300, py, alice, "/tmp/tmpab12cd34/a.csv", "/tmp/tmpab12cd34/b.csv", "/tmp/tmpab12cd34/c.csv"),
+		one(fileEv(4*time.Second, event.KindFileCreate, "/tmp/tmpab12cd34/export.zip", 0, 300, py, alice)),
+		one(fileEv(4*time.Second+10*time.Millisecond, event.KindFileWrite, "/tmp/tmpab12cd34/export.zip", 900, 300, py, alice)))
+	removed := func(at time.Duration) []*event.Event {
+		ev := fileEv(at, event.KindFileDelete, "/tmp/tmpab12cd34", 0, 300, py, alice)
+		ev.Dir = true
+		return one(ev)
+	}
+	later := one(fileEv(time.Minute, event.KindFileCreate, "/tmp/other/x", 0, 301, "/usr/bin/touch", alice))
+	for _, tc := range []struct {
+		name   string
+		events []*event.Event
+		want   int
+	}{
+		{"removed with its files at once: a test's scratch", seq(made, removed(4*time.Second+50*time.Millisecond), later), 0},
+		{"kept: staged", seq(made, later), 1},
+		{"kept past the grace, removed later: staged", seq(made, one(fileEv(10*time.Second, event.KindFileCreate, "/tmp/other/y", 0, 302, "/usr/bin/touch", alice)), removed(20*time.Second)), 1},
+		{"kept to the end of the input: staged", made, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, dets := run(t, linuxCfg, tc.events)
+			if len(dets) != tc.want {
+				t.Fatalf("%d detections, want %d", len(dets), tc.want)
+			}
+		})
+	}
+}

@@ -558,6 +558,16 @@ func (c *Correlator) emit(s *step, out []event.Detection) []event.Detection {
 	if !ok {
 		return out
 	}
+	if !s.emitted && s.selfMade && !c.settling {
+		// A process zipping files it created itself: a script gathering
+		// and packing (staging), or a test or build packing its own scratch
+		// files, which it removes at once. Settle decides.
+		if !s.pending {
+			s.pending = true
+			c.pendingSteps = append(c.pendingSteps, s)
+		}
+		return out
+	}
 	if s.emitted {
 		c.stats.Updates++
 	} else {
