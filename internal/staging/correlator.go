@@ -69,13 +69,17 @@ type Correlator struct {
 	head, tail *group // least recently active first
 	files      int
 
-	steps      map[stepKey]*step
-	stepQueue  []*step // oldest first, from stepHead on
-	stepHead   int
-	byPID      map[int64]*step   // latest exec step of each pid
-	copyByPID  map[int64][]*step // copy steps of each pid (Config.CopySteps)
-	latestStep int64
-	readers    []pipeReader // recent cat/pv/dd execs, for the compressors they feed
+	steps     map[stepKey]*step
+	stepQueue []*step // oldest first, from stepHead on
+	stepHead  int
+	byPID     map[int64]*step   // latest exec step of each pid
+	copyByPID map[int64][]*step // copy and collection steps of each pid (Config.CopySteps, Config.ScriptContexts)
+	// scriptContexts and appleScripts serve macOS's script collection
+	// (scripts_mac.go).
+	scriptContexts patternSet
+	appleScripts   []appleScriptRun
+	latestStep     int64
+	readers        []pipeReader // recent cat/pv/dd execs, for the compressors they feed
 
 	now       int64 // newest event time seen, unix ns
 	lastSweep int64
@@ -172,7 +176,8 @@ type step struct {
 	uid          string
 	primary      string
 	removed      bool
-	copy         *copyInfo // a copy step's (Config.CopySteps)
+	copy         *copyInfo // a copy or collection step's (Config.CopySteps, Config.ScriptContexts)
+	args         []string  // the exec's argv, for a re-exec in place
 	chained      *step     // the copy step whose detection an archive step took over
 }
 
@@ -198,7 +203,10 @@ func New(cfg Config) (*Correlator, error) {
 		steps:  map[stepKey]*step{},
 		byPID:  map[int64]*step{},
 	}
-	if cfg.CopySteps {
+	if c.scriptContexts, err = newPatternSet("ScriptContexts", cfg.ScriptContexts); err != nil {
+		return nil, err
+	}
+	if cfg.CopySteps || !c.scriptContexts.empty() {
 		c.copyByPID = map[int64][]*step{}
 	}
 	// The most specific root wins when roots nest (/tmp/ and /tmp/x/).
@@ -371,6 +379,7 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 		c.stats.Invalid++
 		return nil
 	}
+	ev, linked := c.linkAppleScript(ev, t)
 	if ev.Kind == event.KindFileMoveIn && ev.SourcePath != "" {
 		// What was moved is no longer where it was: out of another group,
 		// or out of the staging directories altogether.
@@ -429,9 +438,10 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 		if g != nil && t < c.latestStep {
 			out = c.reevaluateLate(g, norm, t, out)
 		}
-		if g != nil && c.copyByPID != nil && ev.Kind != event.KindFileMoveIn {
+		if g != nil && c.cfg.CopySteps && ev.Kind != event.KindFileMoveIn {
 			out = c.copyWrote(ev, t, g, out)
 		}
+		out = c.collectionStep(ev, t, g, linked, out)
 	}
 	if isArchive && c.buildsArchive(ev) {
 		out = c.archiveFileStep(ev, t, raw, norm, pl, out)
