@@ -169,7 +169,7 @@ func (d *Decoder) event(m *Message) {
 			s.members(func(k []byte) {
 				switch string(k) {
 				case "source":
-					d.fileQuiet(&m.Source)
+					d.fileSized(m, &m.Source)
 				case "target_dir":
 					d.fileQuiet(&dir)
 				case "target_name":
