@@ -376,6 +376,10 @@ func (s *scanner) skipString() {
 			s.i++
 			return
 		case c == '\\':
+			if s.i+1 >= len(s.b) || !validEscape[s.b[s.i+1]] {
+				s.fail(errSyntax)
+				return
+			}
 			s.i += 2
 			continue
 		case c < 0x20:
@@ -386,6 +390,9 @@ func (s *scanner) skipString() {
 	}
 	s.fail(errSyntax)
 }
+
+// validEscape are the bytes JSON allows after a backslash.
+var validEscape = [256]bool{'"': true, '\\': true, '/': true, 'b': true, 'f': true, 'n': true, 'r': true, 't': true, 'u': true}
 
 func (s *scanner) literal(lit string) {
 	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
