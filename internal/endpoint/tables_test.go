@@ -186,7 +186,7 @@ func TestRowValues(t *testing.T) {
 	// code signing.
 	win := NewTables(TablesConfig{AnalyticID: "AN0040", Platform: "windows", Host: "ws"})
 	win.AddProcessEvent(&event.Event{Time: base, Kind: event.KindExec, Source: "sysmon",
-		Actor: event.Actor{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown, User: `CORP\bob`, Session: "0x3e7a1", Elevated: true},
+		Actor:   event.Actor{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown, User: `CORP\bob`, Session: "0x3e7a1", Elevated: true},
 		Process: event.Process{PID: 6120, PPID: 5012, Exe: `C:\Users\Public\svc.exe`, GUID: "7a1c2b3d-2222", ParentGUID: "7a1c2b3d-1111", OriginalName: "7z.exe"}}, "archiver")
 	mac := NewTables(TablesConfig{AnalyticID: "AN0042", Platform: "darwin", Host: "mbp"})
 	mac.AddProcessEvent(&event.Event{Time: base, Kind: event.KindExec, Source: "eslogger",

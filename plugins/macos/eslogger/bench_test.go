@@ -3,6 +3,7 @@ package eslogger
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -159,4 +160,10 @@ func BenchmarkParseCorrelate(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	b.ReportMetric(float64(corr.Stats().Groups), "groups")
+	// What stays after b.N lines: flat whatever b.N is, the correlator's
+	// bounds holding.
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MiB")
 }

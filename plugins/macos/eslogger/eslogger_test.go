@@ -113,7 +113,7 @@ func TestMalformed(t *testing.T) {
 	t.Parallel()
 	bad := []string{"", "{", "[]", `{"time":"2026-03-02T09:00:01Z"}`, `{"event":{"exec":{}}}`, `{"time":"x","event":{"exec":{}}}`,
 		`{"time":"2026-03-02T09:00:01Z","event":{"create":{}}} x`, `{"time":"2026-03-02T09:00:01Z","event":{"create":{"a":"\q"}}}`,
-		`{"time":"2026-03-02T09:00:01Z","event":{"create":{"a":"` + "\x01" + `"}}}`, strings.Repeat("[", 100) + strings.Repeat("]", 100),
+		`{"time":"2026-03-02T09:00:01Z","event":{"create":{"destination":{"existing_file":{"path":"` + "\x01" + `"}}}}}`, strings.Repeat("[", 100) + strings.Repeat("]", 100),
 		`{"time":"2026-03-02T09:00:01Z","event":{"create":` + strings.Repeat(`{"a":`, 100) + "1" + strings.Repeat("}", 100) + `}}`}
 	_, st := decodeAll(t, bad...)
 	if st.ParseErrors != uint64(len(bad)) {
