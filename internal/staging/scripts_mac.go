@@ -43,44 +43,95 @@ type appleScriptRun struct {
 	uid   int64
 	proc  event.Process
 	actor event.Actor
+	// named are the applications its command line tells (tell
+	// application "Finder"); none for a script file, which may tell any.
+	named []string
 }
 
-// appleScriptTargets are the applications whose writes an AppleScript asks
-// for, by lower-case executable base name.
-var appleScriptTargets = map[string]bool{"finder": true, "system events": true}
+// appleScriptTargets are the applications whose work an AppleScript asks
+// for, by lower-case executable base name: Finder and System Events write
+// files themselves; Terminal runs the commands it is told to ("do script")
+// in a shell of the GUI session, so what that shell and its children do is
+// the script's too.
+var appleScriptTargets = map[string]bool{"finder": true, "system events": true, "terminal": true}
+
+// tells reports whether the run asks app (a lower-case base name) for work.
+func (r *appleScriptRun) tells(app string) bool {
+	return len(r.named) == 0 || slices.Contains(r.named, app)
+}
+
+// namedApps are the AppleScript targets an osascript command line tells.
+func namedApps(argv []string) []string {
+	var out []string
+	for _, a := range argv {
+		l := strings.ToLower(a)
+		for app := range appleScriptTargets {
+			if strings.Contains(l, `application "`+app+`"`) && !slices.Contains(out, app) {
+				out = append(out, app)
+			}
+		}
+	}
+	return out
+}
 
 // rememberAppleScript notes an osascript exec.
 func (c *Correlator) rememberAppleScript(ev *event.Event, t int64) {
 	if c.copyByPID == nil || c.scriptContexts.empty() || c.style.baseName(ev.Process.Exe) != "osascript" {
 		return
 	}
-	run := appleScriptRun{time: t, uid: ev.Actor.UID, proc: ev.Process, actor: ev.Actor}
+	run := appleScriptRun{time: t, uid: ev.Actor.UID, proc: ev.Process, actor: ev.Actor, named: namedApps(ev.Process.Argv)}
 	if len(c.appleScripts) >= maxAppleScripts {
 		c.appleScripts = append(c.appleScripts[:0], c.appleScripts[1:]...)
 	}
 	c.appleScripts = append(c.appleScripts, run)
 }
 
-// linkAppleScript returns ev as the osascript that asked for it when its
-// writer is an AppleScript target acting for one; ev itself otherwise.
+// linkAppleScript returns a file event as the osascript that asked for it
+// when its writer is Finder or System Events acting for one (the
+// osascript's process and actor), and an exec or file event of a shell
+// Terminal started for one with the osascript's actor; ev itself
+// otherwise. The bool says whether the writer became the osascript.
 func (c *Correlator) linkAppleScript(ev *event.Event, t int64) (*event.Event, bool) {
-	if len(c.appleScripts) == 0 || !appleScriptTargets[strings.ToLower(c.style.baseName(ev.Process.Exe))] {
+	if len(c.appleScripts) == 0 {
 		return ev, false
 	}
+	app := strings.ToLower(c.style.baseName(ev.Process.Exe))
+	writer := ev.Kind != event.KindExec && (app == "finder" || app == "system events")
+	if !writer {
+		app = ""
+		for _, a := range ev.Process.Ancestors {
+			if strings.EqualFold(c.style.baseName(a), "Terminal") {
+				app = "terminal"
+				break
+			}
+		}
+		if app == "" {
+			return ev, false
+		}
+	}
+	run := c.appleScriptFor(ev.Actor.UID, app, t)
+	if run == nil {
+		return ev, false
+	}
+	linked := *ev
+	linked.Actor = run.actor
+	if writer {
+		linked.Process = run.proc
+	}
+	return &linked, writer
+}
+
+// appleScriptFor is the latest osascript exec by uid, within scriptLink
+// before t, that tells app.
+func (c *Correlator) appleScriptFor(uid int64, app string, t int64) *appleScriptRun {
 	for i := len(c.appleScripts) - 1; i >= 0; i-- {
 		run := &c.appleScripts[i]
-		if run.time > t+int64(maxSkew) || t-run.time > scriptLink {
+		if run.time > t+int64(maxSkew) || t-run.time > scriptLink || run.uid != uid || uid < 0 || !run.tells(app) {
 			continue
 		}
-		if run.uid != ev.Actor.UID || run.uid < 0 {
-			continue
-		}
-		linked := *ev
-		linked.Process = run.proc
-		linked.Actor = run.actor
-		return &linked, true
+		return run
 	}
-	return ev, false
+	return nil
 }
 
 // scriptedBy is the script that wrote ev's file, for a collection step:

@@ -98,3 +98,28 @@ func TestShimReexecIsOneStep(t *testing.T) {
 		t.Errorf("ArchiveSteps = %d, want 1", c.Stats().ArchiveSteps)
 	}
 }
+
+// An ssh login has Terminal run a zip ("do script") over files it staged:
+// the zip runs in a shell of the GUI session, which acts for the osascript.
+func TestTerminalScriptedByOsascript(t *testing.T) {
+	t.Parallel()
+	gui := event.Actor{UID: 501, EUID: 501, AUID: 501, Session: "100004", TTY: "ttys009", Interactive: true}
+	ssh := event.Actor{UID: 501, EUID: 501, AUID: 501, Session: "100031", TTY: "ttys004", Interactive: true}
+	sshAnc := []string{"/bin/zsh", "/usr/libexec/sshd-session"}
+	termAnc := []string{"/bin/zsh", "/usr/bin/login", "/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal"}
+	evs := seq(
+		copyInto(0, 950, "/bin/cp", ssh, "/private/tmp/tt/a.docx", "/private/tmp/tt/b.xlsx"),
+		one(execEv(10*time.Second, 960, 880, "/Users/carol", ssh, sshAnc,
+			"/usr/bin/osascript", "-e", `tell application "Terminal" to do script "zip -qr /private/tmp/t.zip /private/tmp/tt"`)),
+		one(execEv(11*time.Second, 970, 965, "/Users/carol", gui, termAnc, "/usr/bin/zip", "-qr", "/private/tmp/t.zip", "/private/tmp/tt")),
+	)
+	_, _, uniq := run(t, macCfg(), evs)
+	if len(uniq) != 1 || uniq[0].ArchivePath != "/private/tmp/t.zip" || !strings.Contains(uniq[0].Actor, "ses 100031") {
+		t.Fatalf("detections %+v", uniq)
+	}
+	// An osascript that tells Finder only does not speak for Terminal.
+	evs[len(evs)-2] = execEv(10*time.Second, 960, 880, "/Users/carol", ssh, sshAnc, "/usr/bin/osascript", "-e", `tell application "Finder" to activate`)
+	if _, _, uniq = run(t, macCfg(), evs); len(uniq) != 0 {
+		t.Errorf("Finder-only osascript: %+v", uniq)
+	}
+}

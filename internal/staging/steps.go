@@ -51,6 +51,8 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		return nil
 	}
 	c.rememberAppleScript(ev, t)
+	ev, _ = c.linkAppleScript(ev, t)
+	p = &ev.Process
 	if inputs, ok := readerInputs(exe, p.Argv, c.style); ok {
 		return c.pipeReader(ev, t, inputs)
 	}
