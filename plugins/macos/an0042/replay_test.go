@@ -239,3 +239,24 @@ func TestConfigElements(t *testing.T) {
 		}
 	}
 }
+
+// pid 1330 runs /usr/bin/true, then, reused twice, cp: each run is its own
+// process by its audit token (pid:pidversion), and the files name cp.
+func TestPIDReuseByAuditToken(t *testing.T) {
+	t.Parallel()
+	a, _ := replay(t, "", "staging.jsonl")
+	rows := rowsOf(t, a, schema.FileEvents, sdk.Constraint{Column: "pid", Op: sdk.OpEquals, Expr: "1330"})
+	if len(rows) != 2 {
+		t.Fatalf("%d file rows of pid 1330, want 2", len(rows))
+	}
+	guids := map[string]bool{}
+	for _, r := range rows {
+		if r["process"] != "/bin/cp" || !strings.HasPrefix(r["guid"], "1330:") {
+			t.Errorf("row %v", r)
+		}
+		guids[r["guid"]] = true
+	}
+	if len(guids) != 2 {
+		t.Errorf("the two cp runs share a guid: %v", guids)
+	}
+}
