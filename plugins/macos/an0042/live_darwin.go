@@ -5,6 +5,7 @@ package an0042
 import (
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/stagewatch/stagewatch/internal/endpoint"
 	"github.com/stagewatch/stagewatch/plugins/macos/esclient"
@@ -18,6 +19,10 @@ var liveCollection = &endpoint.Live{
 			{Name: "eslogger", Label: "Endpoint Security (eslogger)", Open: openESLogger},
 		}},
 	},
+	// Every message carries its process whole (executable, ids, tty), so
+	// no lookup of processes started before collection is needed; exited
+	// ones leave the process table when signal 0 finds them gone.
+	Alive: func(pid int64) bool { return syscall.Kill(int(pid), 0) != syscall.ESRCH },
 }
 
 // OpenEventsEnv, set to 1 or true in the daemon's environment, adds

@@ -107,10 +107,11 @@ func Open(cfg Config) (*Collector, error) {
 	return &Collector{cfg: cfg, done: make(chan struct{}), down: "starting"}, nil
 }
 
-// Argv is the command line the child runs with.
+// Argv is the command line the child runs with. JSON lines on stdout are
+// eslogger's default output, so no --format is passed: the flag is not in
+// every release.
 func (c *Collector) Argv() []string {
 	argv := append([]string{c.cfg.Path}, c.cfg.Args...)
-	argv = append(argv, "--format", "json")
 	argv = append(argv, Events...)
 	if c.cfg.Open {
 		argv = append(argv, "open")

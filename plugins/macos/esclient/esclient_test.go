@@ -126,7 +126,7 @@ func TestSupervision(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	argv, _ := os.ReadFile(filepath.Join(filepath.Dir(path), "argv"))
-	if strings.TrimSpace(string(argv)) != "--format json exec fork exit create rename close clone copyfile unlink" {
+	if strings.TrimSpace(string(argv)) != "exec fork exit create rename close clone copyfile unlink" {
 		t.Errorf("eslogger ran with %q", argv)
 	}
 }
