@@ -42,6 +42,11 @@ type Names struct {
 	// (AN0041's UserContext); empty when the analytic has no such element,
 	// and then any context raises a detection.
 	UserContext string
+	// ScriptContext names the script launchers whose scripts collect files
+	// (AN0042's ScriptInvocationContext: staging.Config.ScriptContexts);
+	// empty when the analytic has no such element, and then the
+	// correlator's script collection is off.
+	ScriptContext string
 }
 
 func jsonOf(v any) json.RawMessage {
@@ -73,6 +78,13 @@ func (n Names) Elements(platform string) []sdk.MutableElement {
 			Default:     jsonOf([]string{staging.ContextAny}),
 			Allowed:     []string{staging.ContextAny, staging.ContextInteractive, staging.ContextElevated},
 			Description: "Which archiving contexts raise a detection: any, interactive (a terminal or an interactive logon), elevated (rights the login identity does not have: root, an elevated token). Interactive and elevated always raise the score.",
+		})
+	}
+	if n.ScriptContext != "" {
+		out = append(out, sdk.MutableElement{
+			Name: n.ScriptContext, Type: sdk.ElementStringList,
+			Default:     jsonOf(staging.DefaultScriptContexts(platform)),
+			Description: "Script launchers, by executable name (glob): osascript itself, and the non-GUI parents whose shell, Python, Ruby or Perl scripts are automation (launchd agents, cron, at, periodic, ssh sessions). A write Finder makes for an osascript is the osascript's; a sensitive file (keychain, Notes, Messages, browser profile, ~/.ssh, Documents, Desktop, Downloads) collected into a staging directory by such a script, or a tool it runs, is a detection by itself. An empty list turns this off.",
 		})
 	}
 	return append(out,
@@ -150,6 +162,10 @@ func (n Names) decode(descs []sdk.MutableElement, raw json.RawMessage, base stag
 	cfg.MinimumFileCount = int(minFiles)
 	cfg.AllowedParents = values.Strings(AllowedParentProcesses)
 	cfg.AllowedPaths = values.Strings(AllowedPaths)
+	cfg.ScriptContexts = []string{}
+	if n.ScriptContext != "" {
+		cfg.ScriptContexts = values.Strings(n.ScriptContext)
+	}
 	return settings{values: values, dirs: dirs, roots: roots, corr: cfg}, nil
 }
 
@@ -191,6 +207,7 @@ func (n Names) configError(err error) error {
 		"AllowedParents":     AllowedParentProcesses,
 		"AllowedPaths":       AllowedPaths,
 		"UserContext":        n.UserContext,
+		"ScriptContexts":     n.ScriptContext,
 		"TimeWindow":         TimeWindow,
 		"MinimumFileCount":   MinimumFileCount,
 	}[ce.Field]

@@ -67,6 +67,14 @@ type Config struct {
 	// files (logs of process creations without file creations). DET0014's
 	// Windows analytic.
 	ArchiveAlone bool
+	// ScriptContexts are macOS's ScriptInvocationContext: executable-name
+	// globs of the script launchers whose scripts collect files (osascript
+	// itself, launchd for launch agents, cron, sshd for ssh sessions). With
+	// any set, a write by Finder for an osascript is the osascript's, and a
+	// sensitive file collected into a staging directory by such a script
+	// is a detection by itself (scripts_mac.go). Nil takes the platform's
+	// defaults (none off macOS); empty turns it off.
+	ScriptContexts []string
 
 	MaxGroups        int // staging groups tracked (default 4096)
 	MaxFilesPerGroup int // file paths kept per group (default 10000)
@@ -127,6 +135,17 @@ func DefaultArchiverPatterns(platform string) []string {
 		return append(common, "ditto", "aa", "hdiutil")
 	}
 	return common
+}
+
+// DefaultScriptContexts returns the script launchers whose scripts
+// collect files: osascript, and shell automation under non-GUI parents
+// (launchd's agents and daemons, cron and at jobs, ssh logins). None off
+// macOS.
+func DefaultScriptContexts(platform string) []string {
+	if platform == "darwin" {
+		return []string{"osascript", "launchd", "cron", "atrun", "periodic", "sshd", "sshd-session"}
+	}
+	return []string{}
 }
 
 // DefaultAllowedParents returns the package managers, build tools and
@@ -221,6 +240,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.ArchiverPatterns == nil {
 		cfg.ArchiverPatterns = DefaultArchiverPatterns(cfg.Platform)
+	}
+	if cfg.ScriptContexts == nil {
+		cfg.ScriptContexts = DefaultScriptContexts(cfg.Platform)
 	}
 	if cfg.AllowedParents == nil {
 		cfg.AllowedParents = DefaultAllowedParents(cfg.Platform)

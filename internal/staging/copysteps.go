@@ -37,6 +37,7 @@ type copyInfo struct {
 	dirty    bool  // files seen since it was last evaluated
 	seen     int64 // creations of its process in the group, duplicates included
 	nextEmit int64 // files at which it is evaluated again (1, 2, 4…)
+	collect  bool  // a script's collection of sensitive files (Config.ScriptContexts)
 	chained  *step // the archive step that took its detection over
 }
 
@@ -288,10 +289,17 @@ func (c *Correlator) evaluateCopy(s *step) (event.Detection, bool) {
 
 func copyEvidence(s *step, actor string) event.Evidence {
 	note := "copy step (" + s.tool + ")"
-	if s.copy.batch {
+	switch {
+	case s.copy.collect:
+		note = "collection by a script (" + s.tool + ")"
+	case s.copy.batch:
 		note = "batch copy (" + s.tool + ")"
 	}
-	return event.Evidence{Time: time.Unix(0, s.time).UTC(), Kind: "exec", Path: s.copy.groupRaw, PID: s.pid,
+	kind := "exec"
+	if s.copy.collect {
+		kind = "copy"
+	}
+	return event.Evidence{Time: time.Unix(0, s.time).UTC(), Kind: kind, Path: s.copy.groupRaw, PID: s.pid,
 		Process: s.exe, Cmdline: s.process, Actor: actor, Note: note}
 }
 
@@ -300,7 +308,10 @@ func copyEvidence(s *step, actor string) event.Evidence {
 func copyPhrase(s *step, files int64) string {
 	info := s.copy
 	verb := "copied"
-	if s.tool == "move" || s.tool == "move-item" {
+	switch {
+	case info.collect:
+		verb = "collected"
+	case s.tool == "move" || s.tool == "move-item":
 		verb = "moved"
 	}
 	var b strings.Builder
@@ -338,7 +349,7 @@ func copyPhrase(s *step, files int64) string {
 // same actor, within TimeWindow before it, into a place the archive step
 // reads, or of the files it reads.
 func (c *Correlator) chainedCopy(s *step) *step {
-	if !c.cfg.CopySteps || s.kind != CommandArchiver {
+	if c.copyByPID == nil || s.kind != CommandArchiver {
 		return nil
 	}
 	since := s.time - c.window

@@ -73,7 +73,11 @@ type Correlator struct {
 	stepQueue []*step // oldest first, from stepHead on
 	stepHead  int
 	byPID     map[int64]*step   // latest exec step of each pid
-	copyByPID map[int64][]*step // copy steps of each pid (Config.CopySteps)
+	copyByPID map[int64][]*step // copy and collection steps of each pid (Config.CopySteps, Config.ScriptContexts)
+	// scriptContexts and appleScripts serve macOS's script collection
+	// (scripts_mac.go).
+	scriptContexts patternSet
+	appleScripts   []appleScriptRun
 	// dirtyCopies are copy steps with files not yet in their detection.
 	dirtyCopies []*step
 	// pendingSteps are self-made archives waiting out selfMadeGrace.
@@ -183,8 +187,9 @@ type step struct {
 	uid          string
 	primary      string
 	removed      bool
-	copy         *copyInfo // a copy step's (Config.CopySteps)
+	copy         *copyInfo // a copy or collection step's (Config.CopySteps, Config.ScriptContexts)
 	inDisp       []string  // its inputs as written, resolved (Config.ArchiveAlone's reasons)
+	args         []string  // the exec's argv, for a re-exec in place
 	chained      *step     // the copy step whose detection an archive step took over
 	// selfMade is set for an archive file whose writer created every file
 	// it covers; pending while its detection waits to see the archive kept.
@@ -223,7 +228,10 @@ func New(cfg Config) (*Correlator, error) {
 
 		redirects: map[int64]redirect{},
 	}
-	if cfg.CopySteps {
+	if c.scriptContexts, err = newPatternSet("ScriptContexts", cfg.ScriptContexts); err != nil {
+		return nil, err
+	}
+	if cfg.CopySteps || !c.scriptContexts.empty() {
 		c.copyByPID = map[int64][]*step{}
 	}
 	// The most specific root wins when roots nest (/tmp/ and /tmp/x/).
@@ -405,6 +413,7 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 		c.stats.Invalid++
 		return nil
 	}
+	ev, linked := c.linkAppleScript(ev, t)
 	if ev.Kind == event.KindFileMoveIn && ev.SourcePath != "" {
 		// What was moved is no longer where it was: out of another group,
 		// or out of the staging directories altogether.
@@ -472,12 +481,13 @@ func (c *Correlator) observeFile(ev *event.Event, t int64) []event.Detection {
 		if g != nil && t < c.latestStep {
 			out = c.reevaluateLate(g, norm, t, out)
 		}
-		if g != nil && c.copyByPID != nil && ev.Kind != event.KindFileMoveIn {
+		if g != nil && c.cfg.CopySteps && ev.Kind != event.KindFileMoveIn {
 			out = c.copyWrote(ev, t, g, out)
 			if ev.Kind == event.KindFileCreate || ev.Kind == event.KindFileCopy {
 				out = c.implicitCopy(ev, t, g, out)
 			}
 		}
+		out = c.collectionStep(ev, t, g, linked, out)
 	}
 	if isArchive && c.buildsArchive(ev) {
 		out = c.archiveFileStep(ev, t, raw, norm, pl, out)

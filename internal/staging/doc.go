@@ -119,6 +119,22 @@
 // another logon, and make the detection T1074.002. Both rules are off for
 // Linux and macOS.
 //
+// # Script collection (Config.ScriptContexts)
+//
+// macOS's analytic names osascript and shell automation under non-GUI
+// parents. With ScriptContexts set (scripts_mac.go): an osascript speaks
+// for the applications it tells (Finder, System Events, Terminal; a
+// script file for any) for a minute, so a Finder write takes the
+// osascript's process and actor, and a shell Terminal runs for it takes
+// its actor; a sensitive file (keychain, Notes, Messages, a browser
+// profile, ~/.ssh, Documents, Desktop, Downloads, Mail, or by name)
+// collected into a staging group by osascript, or by a script whose
+// launcher (its first ancestor that is no shell or interpreter) matches
+// ScriptContexts, is a collection step on the copy steps' machinery: a
+// detection alone, continued by the archive step over the same group. An
+// exec repeating the argv of its pid's step within a second (a shim such
+// as /usr/bin/python3 exec'ing the real tool) is the same step.
+//
 // A detection is re-emitted with the same UID, and Observe returns it again,
 // when an encryption of its archive follows within TimeWindow (gpg -c/-e,
 // openssl enc, age, zipcloak with the archive as input, or an encryptor fed

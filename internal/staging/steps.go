@@ -50,6 +50,9 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		c.stats.Invalid++
 		return nil
 	}
+	c.rememberAppleScript(ev, t)
+	ev, _ = c.linkAppleScript(ev, t)
+	p = &ev.Process
 	if inputs, ok := readerInputs(exe, p.Argv, c.style); ok {
 		return c.pipeReader(ev, t, inputs)
 	}
@@ -179,7 +182,7 @@ func (c *Correlator) seenOrPartOfParent(p *event.Process, exe, as string, t int6
 	if !c.ofInterest(c.style.baseName(as)) {
 		return true
 	}
-	if prev != nil && prev.exe == exe {
+	if prev != nil && (prev.exe == exe || reexecInPlace(prev, p)) {
 		return true
 	}
 	if parent := c.byPID[p.PPID]; parent != nil && !parent.removed && (parent.kind == CommandArchiver || parent.kind == CommandExtractor) &&
@@ -284,7 +287,7 @@ func (c *Correlator) command(p *event.Process, exe string) (Command, bool) {
 func (c *Correlator) archiveStep(ev *event.Event, key stepKey, exe string, cmd Command) *step {
 	p := &ev.Process
 	s := &step{key: key, kind: CommandArchiver, time: key.time, pid: p.PID, ppid: p.PPID, actor: ev.Actor,
-		exe: exe, process: c.formatProcess(exe, p), tool: cmd.Tool, encrypted: cmd.Encrypted}
+		exe: exe, process: c.formatProcess(exe, p), tool: cmd.Tool, encrypted: cmd.Encrypted, args: p.Argv}
 	for _, in := range cmd.Inputs {
 		if in == "-" || in == "" {
 			continue

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/plugins/linux/an0041"
+	"github.com/stagewatch/stagewatch/plugins/macos/an0042"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 	"github.com/stagewatch/stagewatch/plugins/windows/an0040"
 )
@@ -38,7 +39,7 @@ func (a Analytic) BuiltIn() bool { return a.New != nil }
 var analytics = []Analytic{
 	{ID: "AN0040", Platform: "windows", Plugin: "stagewatch-windows.exe", New: func() sdk.Analytic { return an0040.New() }},
 	{ID: "AN0041", Platform: "linux", Plugin: "stagewatch-linux", New: func() sdk.Analytic { return an0041.New() }},
-	{ID: "AN0042", Platform: "darwin", Plugin: "stagewatch-macos"},
+	{ID: "AN0042", Platform: "darwin", Plugin: "stagewatch-macos", New: func() sdk.Analytic { return an0042.New() }},
 	{ID: "AN0043", Platform: "aws", Remote: true, Plugin: "stagewatch-aws"},
 	{ID: "AN0044", Platform: "esxi", Remote: true, Plugin: "stagewatch-esxi"},
 }
