@@ -571,9 +571,14 @@ func (c *Correlator) emit(s *step, out []event.Detection) []event.Detection {
 		}
 		return out
 	}
-	if s.emitted {
+	switch {
+	case s.emitted:
 		c.stats.Updates++
-	} else {
+	case s.chained != nil && s.chained.emitted && s.uid == s.chained.uid:
+		// The copy's detection, continued by its archive: one detection.
+		c.stats.Updates++
+		s.emitted = true
+	default:
 		c.stats.Detections++
 		s.emitted = true
 	}
