@@ -196,8 +196,10 @@ func Open(ctx context.Context, src host.TableSource, opts Options) (*Engine, err
 	e.db.SetConnMaxLifetime(0)
 	e.db.SetConnMaxIdleTime(0)
 
-	// Open one connection now so a broken driver fails Open, not the first query.
-	ctx, cancel := context.WithTimeout(ctx, opts.QueryTimeout)
+	// Open one connection now so a broken driver fails Open, not the first
+	// query. Installing the tables is no query: a short QueryTimeout on a
+	// loaded host must not fail the engine before it serves anything.
+	ctx, cancel := context.WithTimeout(ctx, max(opts.QueryTimeout, openTimeout))
 	defer cancel()
 	pc, err := e.acquire(ctx)
 	if err != nil {
@@ -207,6 +209,9 @@ func Open(ctx context.Context, src host.TableSource, opts Options) (*Engine, err
 	e.release(pc)
 	return e, nil
 }
+
+// openTimeout bounds Open's first connection and its tables.
+const openTimeout = 10 * time.Second
 
 // connector opens in-memory databases through the engine's own driver.
 type connector struct{ drv *sqlite.Driver }
