@@ -331,7 +331,7 @@ func copyPhrase(s *step, files int64) string {
 		}
 	}
 	if info.bytes > 0 {
-		detail = append(detail, humanBytes(info.bytes))
+		detail = append(detail, HumanBytes(info.bytes))
 	}
 	if len(detail) > 0 {
 		b.WriteString(" (" + strings.Join(detail, ", ") + ")")

@@ -516,7 +516,7 @@ func reason(s *step, d *event.Detection, t *tally) string {
 		}
 	}
 	if d.Bytes > 0 {
-		detail = append(detail, humanBytes(d.Bytes))
+		detail = append(detail, HumanBytes(d.Bytes))
 	}
 	if len(detail) > 0 {
 		b.WriteString(" (" + strings.Join(detail, ", ") + ")")
@@ -567,7 +567,8 @@ func plural(n int64, one, other string) string {
 	return other
 }
 
-func humanBytes(n int64) string {
+// HumanBytes is n as reasons and progress lines say it: 2.1 MB, 512 bytes.
+func HumanBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/stagewatch/stagewatch/internal/staging"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -66,29 +67,17 @@ func (c *countingReader) Read(b []byte) (int, error) {
 // progressLine is one redraw: "audit.log: 120.3 MB of 2.0 GB (6%), 85.2
 // MB/s, 22s left".
 func progressLine(name string, done, total int64, elapsed time.Duration) string {
-	line := name + ": " + byteCount(done)
+	line := name + ": " + staging.HumanBytes(done)
 	if total > 0 {
-		line += fmt.Sprintf(" of %s (%d%%)", byteCount(total), min(100, done*100/total))
+		line += fmt.Sprintf(" of %s (%d%%)", staging.HumanBytes(total), min(100, done*100/total))
 	}
 	if secs := elapsed.Seconds(); secs > 0 && done > 0 {
 		rate := float64(done) / secs
-		line += ", " + byteCount(int64(rate)) + "/s"
+		line += ", " + staging.HumanBytes(int64(rate)) + "/s"
 		if total > done {
 			left := time.Duration(float64(total-done) / rate * float64(time.Second))
 			line += ", " + left.Round(time.Second).String() + " left"
 		}
 	}
 	return line
-}
-
-func byteCount(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -18,8 +18,8 @@ func TestProgressLine(t *testing.T) {
 	}{
 		{120 << 20, 2 << 30, 2 * time.Second, "audit.log: 120.0 MB of 2.0 GB (5%), 60.0 MB/s, 32s left"},
 		{2 << 30, 2 << 30, 10 * time.Second, "audit.log: 2.0 GB of 2.0 GB (100%), 204.8 MB/s"},
-		{512, 0, time.Second, "audit.log: 512 B, 512 B/s"},
-		{0, 1 << 20, 0, "audit.log: 0 B of 1.0 MB (0%)"},
+		{512, 0, time.Second, "audit.log: 512 bytes, 512 bytes/s"},
+		{0, 1 << 20, 0, "audit.log: 0 bytes of 1.0 MB (0%)"},
 	} {
 		if got := progressLine("audit.log", tc.done, tc.total, tc.elapsed); got != tc.want {
 			t.Errorf("%d of %d in %s: %q, want %q", tc.done, tc.total, tc.elapsed, got, tc.want)

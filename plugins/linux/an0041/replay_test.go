@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,36 +30,16 @@ const fixtures = "../testdata/audit"
 func replay(t *testing.T, config string, files ...string) (sdk.Analytic, []sdk.IngestStats) {
 	t.Helper()
 	a := sdktest.Connect(t, New())
-	ctx := context.Background()
-	if _, err := a.Configure(ctx, sdk.ConfigureRequest{Config: json.RawMessage(config), Mode: sdk.ModeReplay, HostIdentifier: "fixture-host"}); err != nil {
-		t.Fatalf("Configure: %v", err)
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = filepath.Join(fixtures, f)
 	}
-	var all []sdk.IngestStats
-	for _, name := range files {
-		f, err := os.Open(filepath.Join(fixtures, name))
-		if err != nil {
-			t.Fatalf("fixture: %v", err)
-		}
-		st, err := a.Ingest(ctx, name, "auditd", f)
-		f.Close()
-		if err != nil {
-			t.Fatalf("Ingest(%s): %v", name, err)
-		}
-		all = append(all, st)
-	}
-	return a, all
+	return a, sdktest.Replay(t, a, "fixture-host", config, "auditd", paths...)
 }
 
 func rowsOf(t testing.TB, a sdk.Analytic, table string, cs ...sdk.Constraint) []sdk.Row {
 	t.Helper()
-	var rows []sdk.Row
-	if err := a.Generate(context.Background(), table, cs, func(b []sdk.Row) error {
-		rows = append(rows, b...)
-		return nil
-	}); err != nil {
-		t.Fatalf("Generate(%s): %v", table, err)
-	}
-	return rows
+	return sdktest.Rows(t, a, table, cs...)
 }
 
 func TestReplayFixtures(t *testing.T) {

@@ -23,41 +23,20 @@ func TestMain(m *testing.M) {
 const fixtures = "../testdata/eslogger"
 
 // replay configures a fresh analytic in replay mode behind the real gRPC
-// converters and ingests the named fixtures, their format recognised by
-// content.
+// converters and ingests the named fixtures.
 func replay(t *testing.T, config string, files ...string) (sdk.Analytic, []sdk.IngestStats) {
 	t.Helper()
 	a := sdktest.Connect(t, New())
-	ctx := context.Background()
-	if _, err := a.Configure(ctx, sdk.ConfigureRequest{Config: json.RawMessage(config), Mode: sdk.ModeReplay, HostIdentifier: "fixture-mac"}); err != nil {
-		t.Fatalf("Configure: %v", err)
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = filepath.Join(fixtures, f)
 	}
-	var all []sdk.IngestStats
-	for _, name := range files {
-		f, err := os.Open(filepath.Join(fixtures, name))
-		if err != nil {
-			t.Fatalf("fixture: %v", err)
-		}
-		st, err := a.Ingest(ctx, name, "", f)
-		f.Close()
-		if err != nil {
-			t.Fatalf("Ingest(%s): %v", name, err)
-		}
-		all = append(all, st)
-	}
-	return a, all
+	return a, sdktest.Replay(t, a, "fixture-mac", config, "", paths...)
 }
 
 func rowsOf(t testing.TB, a sdk.Analytic, table string, cs ...sdk.Constraint) []sdk.Row {
 	t.Helper()
-	var rows []sdk.Row
-	if err := a.Generate(context.Background(), table, cs, func(b []sdk.Row) error {
-		rows = append(rows, b...)
-		return nil
-	}); err != nil {
-		t.Fatalf("Generate(%s): %v", table, err)
-	}
-	return rows
+	return sdktest.Rows(t, a, table, cs...)
 }
 
 // TestReplayFixtures is the labelled test: each story of the fixtures

@@ -2,7 +2,6 @@ package an0040
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"os"
@@ -35,41 +34,17 @@ const (
 	stories  = "../testdata/stories"
 )
 
-// replay configures a fresh AN0040 in replay mode behind the real gRPC
-// converters and ingests the files, each format recognised by content as
-// `stagewatchd replay` does.
+// replay configures a fresh analytic in replay mode behind the real gRPC
+// converters and ingests the files.
 func replay(t testing.TB, files ...string) (sdk.Analytic, []sdk.IngestStats) {
 	t.Helper()
 	a := sdktest.Connect(t, New())
-	ctx := context.Background()
-	if _, err := a.Configure(ctx, sdk.ConfigureRequest{Mode: sdk.ModeReplay, HostIdentifier: "fixture-host"}); err != nil {
-		t.Fatalf("Configure: %v", err)
-	}
-	var all []sdk.IngestStats
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatalf("fixture: %v", err)
-		}
-		st, err := a.Ingest(ctx, filepath.Base(name), "", f)
-		f.Close()
-		if err != nil {
-			t.Fatalf("Ingest(%s): %v", name, err)
-		}
-		all = append(all, st)
-	}
-	return a, all
+	return a, sdktest.Replay(t, a, "fixture-host", "", "", files...)
 }
 
 func rowsOf(t testing.TB, a sdk.Analytic, table string) []sdk.Row {
 	t.Helper()
-	var rows []sdk.Row
-	if err := a.Generate(context.Background(), table, nil, func(b []sdk.Row) error {
-		rows = append(rows, b...)
-		return nil
-	}); err != nil {
-		t.Fatalf("Generate(%s): %v", table, err)
-	}
+	rows := sdktest.Rows(t, a, table)
 	rowjson.SortDetections(rows)
 	return rows
 }
