@@ -284,6 +284,28 @@ func TestPrecision(t *testing.T) {
 			want: 1, updates: 1, staging: "/tmp/loot", archive: "/tmp/loot.tar.gz", files: 3,
 		},
 		{
+			// Live, the two execs of a pipeline reach the correlator in
+			// either order, and gzip's close of its file may come before
+			// its exec (exec times move forward by the settle delay).
+			name: "tar piped into gzip, gzip's exec and its write seen before tar's",
+			cfg:  linuxCfg,
+			events: seq(copyInto(0, 200, "/usr/bin/cp", alice, lootFiles[:3]...),
+				one(fileBy(time.Minute, event.KindFileCreate, "/tmp/loot.tar.gz", 0, 301, 100, "/root", alice, "/usr/bin/bash")),
+				writeBy(time.Minute+50*time.Millisecond, "/tmp/loot.tar.gz", 300, 301, 100, "/root", alice, "/usr/bin/gzip"),
+				one(execEv(time.Minute+100*time.Millisecond, 301, 100, "/root", alice, nil, "/usr/bin/gzip")),
+				one(execEv(time.Minute+110*time.Millisecond, 300, 100, "/root", alice, nil, "/usr/bin/tar", "cf", "-", "-C", "/tmp", "loot"))),
+			want: 1, staging: "/tmp/loot", archive: "/tmp/loot.tar.gz", files: 3,
+		},
+		{
+			name: "tar piped into gzip, gzip's write seen before its exec and no create (fanotify lags)",
+			cfg:  linuxCfg,
+			events: seq(copyInto(0, 200, "/usr/bin/cp", alice, lootFiles[:3]...),
+				writeBy(time.Minute+50*time.Millisecond, "/tmp/loot.tar.gz", 300, 301, 100, "/root", alice, "/usr/bin/gzip"),
+				one(execEv(time.Minute+100*time.Millisecond, 301, 100, "/root", alice, nil, "/usr/bin/gzip")),
+				one(execEv(time.Minute+110*time.Millisecond, 300, 100, "/root", alice, nil, "/usr/bin/tar", "cf", "-", "-C", "/tmp", "loot"))),
+			want: 1, staging: "/tmp/loot", archive: "/tmp/loot.tar.gz", files: 3,
+		},
+		{
 			name: "zip names an archive with a leading dot as given",
 			cfg:  linuxCfg,
 			events: seq(copyInto(0, 200, "/usr/bin/cp", alice, "/var/tmp/.pgdump/a.sql", "/var/tmp/.pgdump/b.sqlite"),

@@ -109,7 +109,21 @@ func (c *Correlator) observeExec(ev *event.Event, t int64) []event.Detection {
 		prev.output, prev.outDisp = s.output, s.outDisp
 		return c.emit(prev, out)
 	}
+	if s.output == "-" {
+		if early := c.earlyOwnWrite(p.PID, t); early != nil {
+			// Its own archive, closed before its exec reached the
+			// correlator (exec times move forward by the settle delay):
+			// the archive it wrote, not a step of its own.
+			s.output, s.outDisp = early.output, early.outDisp
+			c.dropStep(early)
+		}
+	}
 	c.addStep(s)
+	if sink := c.pipeSinkOf(s); sink != nil {
+		// tar cf - d | gzip > d.tgz with gzip seen first: the archive is
+		// the one gzip writes.
+		s.output, s.outDisp = sink.output, sink.outDisp
+	}
 	out = c.emit(s, out)
 	if r, ok := c.redirects[p.PID]; ok && s.output == "-" {
 		delete(c.redirects, p.PID)
@@ -159,6 +173,49 @@ func (c *Correlator) pipeSourceOf(s *step) *step {
 		a := c.stepQueue[i]
 		if a == s || a.removed || a.kind != CommandArchiver || a.output != "-" || a.ppid != s.ppid ||
 			abs64(a.time-s.time) > int64(maxSkew) || !sameActor(&a.actor, &s.actor) {
+			continue
+		}
+		return a
+	}
+	return nil
+}
+
+// earlyOwnWrite is an archive-file step that pid's write made just before
+// its exec was seen: the same process writing its own output.
+func (c *Correlator) earlyOwnWrite(pid, t int64) *step {
+	for i := len(c.stepQueue) - 1; i >= c.stepHead; i-- {
+		a := c.stepQueue[i]
+		if a.removed || !a.fileStep || a.pid != pid || a.emitted || abs64(a.time-t) > int64(maxSkew) {
+			continue
+		}
+		return a
+	}
+	return nil
+}
+
+// dropStep forgets a step that turned out to be another's.
+func (c *Correlator) dropStep(s *step) {
+	s.removed = true
+	delete(c.steps, s.key)
+	if c.byPID[s.pid] == s {
+		delete(c.byPID, s.pid)
+	}
+	if s.pending {
+		s.pending = false
+	}
+}
+
+// pipeSinkOf is the compressor that an archiver writing to its stdout
+// feeds, when that compressor (same parent, same actor, within maxSkew,
+// reading its stdin) was seen first and knows its archive already.
+func (c *Correlator) pipeSinkOf(s *step) *step {
+	if s.output != "-" || tools[s.tool].family == famCompressor {
+		return nil
+	}
+	for i := len(c.stepQueue) - 1; i >= c.stepHead; i-- {
+		a := c.stepQueue[i]
+		if a == s || a.removed || a.kind != CommandArchiver || tools[a.tool].family != famCompressor || len(a.refs) > 0 ||
+			a.output == "" || a.output == "-" || a.ppid != s.ppid || abs64(a.time-s.time) > int64(maxSkew) || !sameActor(&a.actor, &s.actor) {
 			continue
 		}
 		return a
