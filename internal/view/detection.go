@@ -181,6 +181,23 @@ func ReadAll(r io.Reader) ([]Detection, error) {
 	}
 }
 
+// Raw is the detection as a staging_detections row in replay's JSON form
+// (columns as keys, numbers as numbers).
+func (d *Detection) Raw() map[string]any {
+	ev, _ := json.Marshal(d.Evidence)
+	if d.Evidence == nil {
+		ev = []byte("[]")
+	}
+	tech, _ := json.Marshal(d.Techniques)
+	return map[string]any{
+		"time": d.Time.Unix(), "detection_id": d.DetectionID, "analytic_id": d.AnalyticID, "technique_id": d.TechniqueID,
+		"platform": d.Platform, "host": d.Host, "actor": d.Actor, "process": d.Process, "staging_path": d.StagingPath,
+		"archive_path": d.ArchivePath, "file_count": d.FileCount, "bytes": d.Bytes, "first_seen": d.FirstSeen.Unix(),
+		"last_seen": d.LastSeen.Unix(), "severity": d.Severity, "score": d.Score, "reason": d.Reason,
+		"evidence": string(ev), "uid": d.UID, "techniques": string(tech),
+	}
+}
+
 // Tools are the programs the evidence shows at work, in order of first
 // appearance: the archiver, the copy tool, the script.
 func (d *Detection) Tools() []string {
