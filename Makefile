@@ -16,9 +16,10 @@ GOBIN_DIR := $(CURDIR)/$(BUILD)/tools
 # Debian packages the tests drive for real (archivers and a compiler for the
 # end-to-end and benign-activity tests, and what the evaluation's stories
 # run: copy and archive tools, a developer's toolchains, sudo, an editor).
+# Chromium loads the HTML report in internal/view's browser test.
 # Installed only when missing. auditd is needed only to re-record fixtures.
 TEST_DEBS := zip unzip xz-utils gcc make logrotate python3 python3-setuptools python3-wheel python3-pip \
-	rsync p7zip-full gnupg vim sudo git curl nodejs openssh-client util-linux bsdutils
+	rsync p7zip-full gnupg vim sudo git curl nodejs openssh-client util-linux bsdutils chromium
 
 .PHONY: all build run test vet cross bench proto deps packs packs-check docs package clean eval eval-record
 

@@ -258,6 +258,7 @@ func (r *detectionRecord) Row() sdk.Row {
 		"reason":       store.Text(d.Reason),
 		"evidence":     r.evidence,
 		"uid":          store.Text(d.UID),
+		"techniques":   techniquesColumn(d),
 	}
 }
 
@@ -266,4 +267,20 @@ func boolInt(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// techniquesColumn is the techniques column: the detection's techniques,
+// or its main technique alone for one kept before they were computed.
+func techniquesColumn(d *event.Detection) string {
+	if len(d.Techniques) == 0 {
+		if d.TechniqueID == "" {
+			return "[]"
+		}
+		return store.JSONStrings([]string{store.Text(d.TechniqueID)})
+	}
+	list := make([]string, len(d.Techniques))
+	for i, t := range d.Techniques {
+		list[i] = store.Text(t)
+	}
+	return store.JSONStrings(list)
 }

@@ -20,12 +20,15 @@ import (
 // renamed binary was built with, the SMB client of a share write) and
 // macOS's Process.SigningID, TeamID, PlatformBinary, ResponsiblePID and
 // PIDVersion.
+//
+// Detection layouts: 1 ends with UID; 2 adds Techniques.
+//
 // A state kept by a build that wrote an earlier layout reads back with
 // what it lacks empty, as it was.
 
 const (
 	eventCodecVersion     = 3
-	detectionCodecVersion = 1
+	detectionCodecVersion = 2
 )
 
 // AppendBinary appends ev's binary form to b.
@@ -182,14 +185,16 @@ func (d *Detection) AppendBinary(b []byte) []byte {
 		b = appendString(b, e.Note)
 	}
 	b = appendString(b, d.UID)
+	b = appendStrings(b, d.Techniques)
 	return b
 }
 
 // UnmarshalBinary reads what AppendBinary wrote.
 func (d *Detection) UnmarshalBinary(data []byte) error {
 	r := reader{b: data}
-	if v := r.byte(); v != detectionCodecVersion {
-		return fmt.Errorf("detection: binary form version %d, this build reads %d", v, detectionCodecVersion)
+	v := r.byte()
+	if v < 1 || v > detectionCodecVersion {
+		return fmt.Errorf("detection: binary form version %d, this build reads 1 to %d", v, detectionCodecVersion)
 	}
 	*d = Detection{}
 	d.Time = r.time()
@@ -220,6 +225,9 @@ func (d *Detection) UnmarshalBinary(data []byte) error {
 		e.Note = r.string()
 	}
 	d.UID = r.string()
+	if v >= 2 {
+		d.Techniques = r.strings()
+	}
 	return r.done("detection")
 }
 

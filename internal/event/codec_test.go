@@ -228,3 +228,38 @@ func TestCodecReadsLayout2(t *testing.T) {
 		t.Errorf("layout 2 rewritten: %#v, %v", again, err)
 	}
 }
+
+// detectionV1 is a detection's binary form as the build before Techniques
+// wrote it (layout 1), kept in states written by that build.
+const detectionV1 = "01018080faa8deaae5eb31074445543030313406414e303034310954313037342e303031056c696e7578016810616c69636520287569642031303030291974617220637a66202f746d702f782e74677a202f746d702f78062f746d702f780a2f746d702f782e74677a0680400180a0eef484aae5eb31018080faa8deaae5eb31066d656469756d6e017201018080faa8deaae5eb3104657865630a2f746d702f782e74677a00540c2f7573722f62696e2f746172000012617263686976652073746570202874617229027531"
+
+// TestCodecReadsDetectionLayout1: a detection kept before Techniques
+// existed reads back whole, with Techniques empty, and is written again in
+// the current layout.
+func TestCodecReadsDetectionLayout1(t *testing.T) {
+	data, err := hex.DecodeString(detectionV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Detection{Time: time.Unix(1_795_751_712, 0), DetectionID: "DET0014", AnalyticID: "AN0041", TechniqueID: "T1074.001",
+		Platform: "linux", Host: "h", Actor: "alice (uid 1000)", Process: "tar czf /tmp/x.tgz /tmp/x", StagingPath: "/tmp/x",
+		ArchivePath: "/tmp/x.tgz", FileCount: 3, Bytes: 4096, FirstSeen: time.Unix(1_795_751_700, 0), LastSeen: time.Unix(1_795_751_712, 0),
+		Severity: "medium", Score: 55, Reason: "r",
+		Evidence: []Evidence{{Time: time.Unix(1_795_751_712, 0), Kind: "exec", Path: "/tmp/x.tgz", PID: 42, Process: "/usr/bin/tar", Note: "archive step (tar)"}},
+		UID:      "u1"}
+	var back Detection
+	if err := back.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, want) {
+		t.Errorf("layout 1:\n got %#v\nwant %#v", back, want)
+	}
+	back.Techniques = []string{"T1074.001", "T1560.001"}
+	var again Detection
+	if err := again.UnmarshalBinary(back.AppendBinary(nil)); err != nil || !reflect.DeepEqual(again, back) {
+		t.Errorf("layout 1 rewritten with techniques: %#v, %v", again, err)
+	}
+	if err := new(Detection).UnmarshalBinary(append([]byte{0}, data[1:]...)); err == nil {
+		t.Error("version 0: no error")
+	}
+}

@@ -179,6 +179,12 @@ type Detection struct {
 	Reason      string
 	Evidence    []Evidence
 	UID         string
+	// Techniques are the ATT&CK techniques the detection shows, TechniqueID
+	// first, then the others by id (T1005, T1119, T1560.001…): what the
+	// evidence itself says was done besides staging. The correlator sets
+	// the endpoint ones; a cloud or ESXi analytic sets its own (T1530,
+	// T1537, T1578). Empty in a detection kept by a build before them.
+	Techniques []string
 }
 
 // Evidence is one event behind a detection, as serialized in the evidence

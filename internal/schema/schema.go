@@ -54,6 +54,7 @@ var DetectionsTable = sdk.TableSpec{
 		text("reason", "One sentence an analyst can act on"),
 		text("evidence", "JSON array of the events behind the detection"),
 		text("uid", "Stable identifier of the detection"),
+		text("techniques", "JSON array of the ATT&CK techniques the evidence shows, technique_id first: T1560.001 archive via utility, T1560.002 via library, T1119 automated collection, T1005 local data, T1039 network shared drive, T1530/T1537/T1578 (cloud)"),
 	},
 }
 

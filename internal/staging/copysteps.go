@@ -101,7 +101,8 @@ func (c *Correlator) copySteps(ev *event.Event, t int64, cmd Command) []event.De
 			info.cats[c.inputCategory(src)]++
 		}
 		s := &step{key: key, kind: CommandCopy, time: t, pid: p.PID, ppid: p.PPID, actor: ev.Actor, exe: p.Exe,
-			process: c.formatProcess(p.Exe, p), tool: cp.Tool, output: dest, outDisp: info.groupRaw, copy: info}
+			process: c.formatProcess(p.Exe, p), tool: cp.Tool, output: dest, outDisp: info.groupRaw, copy: info,
+			automated: c.automated(ev)}
 		c.stats.CopySteps++
 		c.addStep(s)
 		c.copyByPID[p.PID] = append(c.copyByPID[p.PID], s)
@@ -223,7 +224,7 @@ func (c *Correlator) implicitCopy(ev *event.Event, t int64, g *group, out []even
 	tool := strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(base, ".exe"), ".EXE"))
 	s := &step{key: stepKey{pid: ev.Process.PID, time: t, path: "copy:" + g.key}, kind: CommandCopy, time: t,
 		pid: ev.Process.PID, actor: ev.Actor, exe: ev.Process.Exe, process: c.formatProcess(ev.Process.Exe, &ev.Process),
-		tool: tool, output: g.key, outDisp: g.display,
+		tool: tool, output: g.key, outDisp: g.display, automated: c.automated(ev),
 		copy: &copyInfo{group: g.key, groupRaw: g.display, nextEmit: 2, implicit: true}}
 	if c.steps[s.key] != nil {
 		return out
@@ -283,6 +284,7 @@ func (c *Correlator) evaluateCopy(s *step) (event.Detection, bool) {
 		Severity: severity(score), Score: score, UID: s.uid,
 		Evidence: []event.Evidence{copyEvidence(s, actor)},
 	}
+	d.Techniques = copyTechniques(s, d.TechniqueID)
 	d.Reason = shortActor(&s.actor) + " " + copyPhrase(s, files) + " into " + info.groupRaw + " with " + s.tool
 	return d, true
 }

@@ -194,6 +194,9 @@ type step struct {
 	// selfMade is set for an archive file whose writer created every file
 	// it covers; pending while its detection waits to see the archive kept.
 	selfMade, pending bool
+	// automated: the step's process runs with no person at it (see
+	// Correlator.automated), for T1119.
+	automated bool
 }
 
 type redirect struct {

@@ -171,6 +171,7 @@ func (c *Correlator) evaluate(s *step) (event.Detection, bool) {
 	if d.ArchivePath == "-" {
 		d.ArchivePath = ""
 	}
+	d.Techniques = c.archiveTechniques(s, &t, d.TechniqueID)
 	switch {
 	case chained != nil && t.how[0]+t.how[1]+t.how[2] == 0:
 		// Known from the command lines only.

@@ -260,7 +260,7 @@ func (c *Correlator) collectionStep(ev *event.Event, t int64, g *group, linked b
 		}
 		key := stepKey{pid: p.PID, time: t, path: "collect:" + g.key}
 		s = &step{key: key, kind: CommandCopy, time: t, pid: p.PID, ppid: p.PPID, actor: ev.Actor, exe: p.Exe,
-			process: c.formatProcess(p.Exe, p), tool: tool, copy: info}
+			process: c.formatProcess(p.Exe, p), tool: tool, copy: info, automated: c.automated(ev)}
 		c.stats.CopySteps++
 		c.addStep(s)
 		c.copyByPID[p.PID] = append(c.copyByPID[p.PID], s)

@@ -344,7 +344,8 @@ func (c *Correlator) command(p *event.Process, exe string) (Command, bool) {
 func (c *Correlator) archiveStep(ev *event.Event, key stepKey, exe string, cmd Command) *step {
 	p := &ev.Process
 	s := &step{key: key, kind: CommandArchiver, time: key.time, pid: p.PID, ppid: p.PPID, actor: ev.Actor,
-		exe: exe, process: c.formatProcess(exe, p), tool: cmd.Tool, encrypted: cmd.Encrypted, args: p.Argv}
+		exe: exe, process: c.formatProcess(exe, p), tool: cmd.Tool, encrypted: cmd.Encrypted, args: p.Argv,
+		automated: c.automated(ev)}
 	for _, in := range cmd.Inputs {
 		if in == "-" || in == "" {
 			continue
@@ -429,7 +430,7 @@ func (c *Correlator) archiveFileStep(ev *event.Event, t int64, raw, norm string,
 	p := &ev.Process
 	s := &step{key: key, kind: CommandArchiver, fileStep: true, time: t, pid: p.PID, ppid: p.PPID,
 		actor: ev.Actor, exe: p.Exe, process: c.formatProcess(p.Exe, p),
-		tool: c.writerName(p), output: norm, outDisp: raw}
+		tool: c.writerName(p), output: norm, outDisp: raw, automated: c.automated(ev)}
 	if cwd := p.Cwd; cwd != "" {
 		if _, ok := locate(c.roots, c.style, c.style.normalize(cwd)); ok {
 			s.refs = append(s.refs, ResolvePath(cwd, ".", c.style))

@@ -36,17 +36,28 @@ Usage:
       result lines to --results-log (appended) or stdout, serve the control
       socket. Runs until SIGINT or SIGTERM; SIGHUP reopens the results log.
       Needs root.
-  stagewatchd replay --analytic ANxxxx [--config FILE] [--format FORMAT] FILE...
+  stagewatchd replay --analytic ANxxxx [--config FILE] [--format FORMAT] [--output FORM] FILE...
       Offline: feed recorded logs (regular files; - for stdin) through that
       analytic's plugin and print one JSON object per detection
-      (staging_detections columns). Per-file counts go to stderr; a FIFO, a
-      device or a socket is refused by name. SIGINT or SIGTERM stops it.
-  stagewatchd query [--config FILE] [--socket PATH] [--local] 'SQL'
+      (staging_detections columns); on a terminal, each detection and its
+      evidence as a timeline instead. --format is the logs' format;
+      --output FORM is json, table, timeline, timesketch, ecs or ocsf.
+      Per-file counts go to stderr; a FIFO, a device or a socket is refused
+      by name. SIGINT or SIGTERM stops it.
+  stagewatchd query [--config FILE] [--socket PATH] [--local] [--format FORM] 'SQL'
       One reading query (SELECT, WITH, EXPLAIN, VALUES), asked of the running
       daemon. With no daemon on the socket it fails, unless --local: then the
       plugins run for this query alone (live tables are empty). A table on a
       terminal, with control characters and invalid UTF-8 shown as escapes
-      (\x1b, \u009b, \xff; a backslash as \\), exact JSON otherwise.
+      (\x1b, \u009b, \xff; a backslash as \\), exact JSON otherwise;
+      staging_detections rows as timelines on a terminal. --format json,
+      table, timeline, timesketch, ecs or ocsf chooses.
+  stagewatchd explain [--from FILE] [--format FORM] UID
+      One detection's whole story (a unique prefix of its uid will do),
+      from the running daemon or from a replay's saved output (--from).
+  stagewatchd report --html FILE [--analytic ANxxxx] INPUT...
+      One self-contained HTML report of the detections in replay's saved
+      outputs, or replayed from recorded logs with --analytic.
   stagewatchd tables [--config FILE] [--socket PATH] [--local]
       The tables and their columns (same daemon and output rules as query).
   stagewatchd version
@@ -87,6 +98,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdQuery(ctx, rest, stdout, stderr)
 	case "tables":
 		err = cmdTables(ctx, rest, stdout, stderr)
+	case "explain":
+		err = cmdExplain(ctx, rest, stdout, stderr)
+	case "report":
+		err = cmdReport(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		if len(rest) > 0 {
 			err = usageError{"version takes no arguments"}

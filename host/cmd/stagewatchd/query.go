@@ -16,6 +16,7 @@ import (
 	"github.com/stagewatch/stagewatch/host/control"
 	"github.com/stagewatch/stagewatch/host/sqlengine"
 	"github.com/stagewatch/stagewatch/internal/config"
+	"github.com/stagewatch/stagewatch/internal/view"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
@@ -24,8 +25,13 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	configPath := fs.String("config", "", "configuration file")
 	socket := fs.String("socket", "", "control socket of a running stagewatchd")
 	local := fs.Bool("local", false, "with no daemon, run the plugins for this query")
+	format := fs.String("format", "", "json, table, timeline (staging_detections rows), timesketch, ecs or ocsf (default: a table on a terminal, a JSON array otherwise)")
+	fs.StringVar(format, "output", "", "the same as --format")
 	positional, err := parseFlags(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkOutputFormat("--format", *format); err != nil {
 		return err
 	}
 	if len(positional) != 1 || positional[0] == "" {
@@ -54,7 +60,36 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	return writeRows(stdout, resp.Columns, resp.Rows, isTerminal(stdout))
+	return writeQueryResult(stdout, *format, resp.Columns, resp.Rows)
+}
+
+// writeQueryResult prints a query's rows: as detections (a timeline on a
+// terminal) when they are staging_detections' rows, else as a grid on a
+// terminal; a JSON array when piped or asked for.
+func writeQueryResult(w io.Writer, format string, columns []string, rows []map[string]string) error {
+	detections := isDetectionsResult(columns)
+	switch {
+	case format == formatJSON:
+		return writeRows(w, columns, rows, false)
+	case format == "" && !isTerminal(w):
+		return writeRows(w, columns, rows, false)
+	case format == "" && !detections, format == formatTable && !detections:
+		return writeRows(w, columns, rows, true)
+	case !detections:
+		return usageError{fmt.Sprintf("--format %s draws staging_detections rows; this result's columns are not theirs (select * from staging_detections)", format)}
+	}
+	if format == "" {
+		format = formatTimeline
+	}
+	dets := make([]view.Detection, 0, len(rows))
+	for _, r := range rows {
+		d, err := view.FromMap(r)
+		if err != nil {
+			return err
+		}
+		dets = append(dets, d)
+	}
+	return writeViews(w, format, dets)
 }
 
 func cmdTables(ctx context.Context, args []string, stdout, stderr io.Writer) error {

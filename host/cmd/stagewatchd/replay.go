@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/stagewatch/stagewatch/host"
+	"github.com/stagewatch/stagewatch/internal/config"
 	"github.com/stagewatch/stagewatch/internal/rowjson"
 	"github.com/stagewatch/stagewatch/internal/safepath"
 	"github.com/stagewatch/stagewatch/internal/schema"
@@ -28,8 +29,12 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	analytic := fs.String("analytic", "", "analytic id, e.g. AN0041")
 	format := fs.String("format", "", "input format (empty: the plugin recognises it)")
 	stateDir := fs.String("state-dir", "", "keep what the replay read in this directory and read it back first (default: nothing kept)")
+	output := fs.String("output", "", "json, table, timeline, timesketch, ecs or ocsf (default: timeline on a terminal, json otherwise)")
 	files, err := parseFlags(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkOutputFormat("--output", *output); err != nil {
 		return err
 	}
 	if *analytic == "" {
@@ -45,34 +50,49 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	rows, unreadable, err := replayRows(ctx, cfg, *analytic, *format, *stateDir, files, stderr)
+	if err != nil {
+		return err
+	}
+	if err := writeDetections(stdout, *output, rows); err != nil {
+		return err
+	}
+	if len(unreadable) > 0 {
+		return fmt.Errorf("could not read %s", strings.Join(unreadable, ", "))
+	}
+	return nil
+}
 
-	opts := host.Options{Config: cfg, Mode: sdk.ModeReplay, Only: *analytic, Logger: newLogger(stderr, hclog.Warn)}
-	if *stateDir != "" {
+// replayRows feeds files through the analytic and returns its detection
+// rows, sorted, and the files it could not read.
+func replayRows(ctx context.Context, cfg *config.File, analytic, format, stateDir string, files []string, stderr io.Writer) ([]sdk.Row, []string, error) {
+	opts := host.Options{Config: cfg, Mode: sdk.ModeReplay, Only: analytic, Logger: newLogger(stderr, hclog.Warn)}
+	if stateDir != "" {
 		// Replays of another machine's logs never mix with live state:
 		// only a directory named here is used.
-		if err := safepath.OwnDir(*stateDir, 0o700); err != nil {
-			return fmt.Errorf("--state-dir %w", err)
+		if err := safepath.OwnDir(stateDir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("--state-dir %w", err)
 		}
-		opts.StateDir = *stateDir
+		opts.StateDir = stateDir
 	}
 	h, err := host.New(ctx, opts)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer h.Close()
-	plugin, err := h.Analytic(*analytic)
+	plugin, err := h.Analytic(analytic)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 
 	// Every file is tried even after one fails, so one run names every
 	// unreadable file; the status then says the replay was incomplete.
 	var unreadable []string
 	for _, name := range files {
-		stats, err := ingestFile(ctx, plugin, name, *format, stderr)
+		stats, err := ingestFile(ctx, plugin, name, format, stderr)
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("interrupted while reading %s: %w", name, ctx.Err())
+				return nil, nil, fmt.Errorf("interrupted while reading %s: %w", name, ctx.Err())
 			}
 			fmt.Fprintf(stderr, "%s: not read: %s\n", visible(name), visibleText(err.Error()))
 			unreadable = append(unreadable, name)
@@ -90,16 +110,10 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	rowjson.SortDetections(rows)
-	if err := rowjson.WriteLines(stdout, schema.DetectionsTable, rows); err != nil {
-		return err
-	}
-	if len(unreadable) > 0 {
-		return fmt.Errorf("could not read %s", strings.Join(unreadable, ", "))
-	}
-	return nil
+	return rows, unreadable, nil
 }
 
 func ingestFile(ctx context.Context, a sdk.Analytic, name, format string, stderr io.Writer) (sdk.IngestStats, error) {

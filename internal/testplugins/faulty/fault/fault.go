@@ -242,6 +242,7 @@ func detectionRow(i int64, host, reason string) sdk.Row {
 		"reason":       reason,
 		"evidence":     string(evidence),
 		"uid":          hex.EncodeToString(uid[:16]),
+		"techniques":   `["` + schema.TechniqueLocal + `","T1005","T1560.001"]`,
 	}
 }
 
