@@ -29,13 +29,16 @@ const killInterval = 4
 func TestKilledKeepsDetections(t *testing.T) {
 	requireRoot(t)
 	dir := openTempDir(t)
+	// This run's own staging directories only: another test binary (a
+	// second checkout's run) may stage into /tmp at the same time.
+	prefix := fmt.Sprintf("sw-kill-%d-", os.Getpid())
 	queries := map[string]any{
 		"detections": map[string]any{
-			"query":    "SELECT * FROM staging_detections WHERE staging_path LIKE '/tmp/sw-kill-%'",
+			"query":    "SELECT * FROM staging_detections WHERE staging_path LIKE '/tmp/" + prefix + "%'",
 			"interval": killInterval, "removed": true,
 		},
 		"files": map[string]any{
-			"query":    "SELECT * FROM staging_file_events WHERE path LIKE '/tmp/sw-kill-%'",
+			"query":    "SELECT * FROM staging_file_events WHERE path LIKE '/tmp/" + prefix + "%'",
 			"interval": killInterval, "removed": true,
 		},
 	}
@@ -45,7 +48,7 @@ func TestKilledKeepsDetections(t *testing.T) {
 
 	// 1. A detection, then the plugin killed before the next scheduled run.
 	afterTick(killInterval)
-	one := testenv.StagingDir(t, "sw-kill-")
+	one := testenv.StagingDir(t, prefix)
 	copyDocuments(t, src, one)
 	testenv.Sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", one+".tgz", filepath.Base(one)))
 	before := waitStaged(t, cfg, one)
@@ -60,7 +63,7 @@ func TestKilledKeepsDetections(t *testing.T) {
 	waitLogged(t, results, uid1)
 
 	// 2. Copies, the plugin killed, then the archive.
-	two := testenv.StagingDir(t, "sw-kill-")
+	two := testenv.StagingDir(t, prefix)
 	copyDocuments(t, src, two)
 	waitFileEvents(t, cfg, two, 5)
 	killPlugin(t, d, cfg)
@@ -83,7 +86,7 @@ func TestKilledKeepsDetections(t *testing.T) {
 
 	// 4. A detection, stagewatchd killed before the next scheduled run.
 	afterTick(killInterval)
-	three := testenv.StagingDir(t, "sw-kill-")
+	three := testenv.StagingDir(t, prefix)
 	copyDocuments(t, src, three)
 	testenv.Sh(t, fmt.Sprintf("tar czf %q -C /tmp %q", three+".tgz", filepath.Base(three)))
 	row3 := waitStaged(t, cfg, three)
@@ -97,7 +100,7 @@ func TestKilledKeepsDetections(t *testing.T) {
 	waitLogged(t, results, row3["uid"])
 
 	// 5. Copies, stagewatchd killed, then the archive.
-	four := testenv.StagingDir(t, "sw-kill-")
+	four := testenv.StagingDir(t, prefix)
 	copyDocuments(t, src, four)
 	waitFileEvents(t, cfg, four, 5)
 	d = killDaemon(t, d, dir, cfg, pack, results)
