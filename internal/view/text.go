@@ -3,6 +3,7 @@ package view
 import (
 	"bufio"
 	"fmt"
+	"github.com/stagewatch/stagewatch/internal/staging"
 	"io"
 	"strconv"
 	"strings"
@@ -239,18 +240,8 @@ func plural(n int64, one, other string) string {
 	return other
 }
 
-// HumanBytes is a size as people read it: 1.2 MB.
-func HumanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
+// HumanBytes is a size as people read it: 1.2 MB, as reasons say it.
+func HumanBytes(n int64) string { return staging.HumanBytes(n) }
 
 // Visible shows control characters, and bytes that are not UTF-8, as
 // escapes (\x1b, \u009b, \xff) so that a hostile file name cannot move the
