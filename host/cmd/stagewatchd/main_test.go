@@ -146,6 +146,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"replay", "x.log"}, 2, "--analytic"},
 		{[]string{"replay", "--analytic", "linux", "x.log"}, 2, "not an analytic id"},
 		{[]string{"replay", "--analytic", "AN0041"}, 2, "at least one FILE"},
+		{[]string{"replay", "--analytic", "AN0041", "--format", "json", "--output", "table", "x.log"}, 2, "disagree"},
+		{[]string{"replay", "--analytic", "AN0041", "--output", "yaml", "x.log"}, 2, "one of json, table, timeline"},
 		{[]string{"run", "extra"}, 2, "no arguments"},
 		{[]string{"run", "--results-log"}, 2, "flag needs an argument"},
 		{[]string{"version", "x"}, 2, "no arguments"},

@@ -27,14 +27,28 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	configPath := fs.String("config", "", "configuration file")
 	analytic := fs.String("analytic", "", "analytic id, e.g. AN0041")
-	format := fs.String("format", "", "input format (empty: the plugin recognises it)")
+	format := fs.String("format", "", "output: json, table, timeline, timesketch, ecs or ocsf (default: timeline on a terminal, json otherwise)")
+	inputFormat := fs.String("input-format", "", "input format (empty: the plugin recognises it by its content)")
 	stateDir := fs.String("state-dir", "", "keep what the replay read in this directory and read it back first (default: nothing kept)")
-	output := fs.String("output", "", "json, table, timeline, timesketch, ecs or ocsf (default: timeline on a terminal, json otherwise)")
+	output := fs.String("output", "", "the same as --format")
 	files, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := checkOutputFormat("--output", *output); err != nil {
+	// --format names the output, as for query and explain. An input
+	// format's name given to it (auditd, evtx, winxml…: what --format meant
+	// for replay before the output had forms) is taken as --input-format,
+	// so scripts written then still work; inputs are recognised by content
+	// anyway.
+	if *format != "" && checkOutputFormat("--format", *format) != nil && *inputFormat == "" {
+		*inputFormat, *format = *format, ""
+	}
+	if *output == "" {
+		*output = *format
+	} else if *format != "" && *format != *output {
+		return usageError{fmt.Sprintf("--format %q and --output %q disagree", *format, *output)}
+	}
+	if err := checkOutputFormat("--format", *output); err != nil {
 		return err
 	}
 	if *analytic == "" {
@@ -50,7 +64,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	rows, unreadable, err := replayRows(ctx, cfg, *analytic, *format, *stateDir, files, stderr)
+	rows, unreadable, err := replayRows(ctx, cfg, *analytic, *inputFormat, *stateDir, files, stderr)
 	if err != nil {
 		return err
 	}
