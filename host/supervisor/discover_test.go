@@ -39,7 +39,7 @@ func TestSources(t *testing.T) {
 		{"linux: built in", cfgIn(empty), "linux", "", builtin + "AN0041", ""},
 		{"a plugin in plugin_dir replaces the built-in", cfgIn(swapped), "linux", "", "stagewatch-linux", ""},
 		{"remote analytics run only when enabled", cfgIn(swapped, "AN0044", "AN0043"), "linux", "", "stagewatch-linux,stagewatch-aws,stagewatch-esxi", ""},
-		{"an analytic this build lacks needs its plugin", cfgIn(empty, "AN0043"), "linux", "", "", "AN0043 is not built into this binary and no plugin stagewatch-aws"},
+		{"an analytic this build lacks needs its plugin", cfgIn(empty, "AN0044"), "linux", "", "", "AN0044 is not built into this binary and no plugin stagewatch-esxi"},
 		{"windows without its plugin", cfgIn(empty), "windows", "", "", "no plugin stagewatch-windows.exe"},
 		{"no endpoint analytic, remote only", cfgIn(swapped, "AN0043", "AN0044"), "freebsd", "", "stagewatch-aws,stagewatch-esxi", ""},
 		{"no endpoint analytic, nothing enabled", cfgIn(empty), "freebsd", "", "", "no analytic runs on freebsd"},
