@@ -12,6 +12,7 @@ import (
 
 	"github.com/stagewatch/stagewatch/internal/schema"
 	"github.com/stagewatch/stagewatch/plugins/aws/an0043"
+	"github.com/stagewatch/stagewatch/plugins/esxi/an0044"
 	"github.com/stagewatch/stagewatch/plugins/linux/an0041"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 	"github.com/stagewatch/stagewatch/plugins/windows/an0040"
@@ -41,7 +42,7 @@ var analytics = []Analytic{
 	{ID: "AN0041", Platform: "linux", Plugin: "stagewatch-linux", New: func() sdk.Analytic { return an0041.New() }},
 	{ID: "AN0042", Platform: "darwin", Plugin: "stagewatch-macos"},
 	{ID: "AN0043", Platform: "aws", Remote: true, Plugin: "stagewatch-aws", New: func() sdk.Analytic { return an0043.New() }},
-	{ID: "AN0044", Platform: "esxi", Remote: true, Plugin: "stagewatch-esxi"},
+	{ID: "AN0044", Platform: "esxi", Remote: true, Plugin: "stagewatch-esxi", New: func() sdk.Analytic { return an0044.New() }},
 }
 
 // All lists every analytic, by id.

@@ -121,6 +121,10 @@ func (c *Correlator) Add(e *activity.Event) []event.Detection {
 		return nil
 	case !e.Action.Staging():
 		return nil
+	case e.Action == activity.FileUpload && !activity.VMDiskFile(e.Dest) && !activity.VMDiskFile(e.Path):
+		// Files brought onto a host (patch depots over scp -t, ISOs) are
+		// not data gathered from it.
+		return nil
 	case c.merged(e):
 		c.stats.Merged++
 		return nil
@@ -204,6 +208,9 @@ func (c *Correlator) login(e *activity.Event) {
 // sessionBefore is the latest shell, SSH or CLI-agent login on the host
 // within TimeWindow before e (by the same user where both are known).
 func (c *Correlator) sessionBefore(e *activity.Event) *activity.Event {
+	// The latest that says where it came from (an SSH or API login
+	// before the shell session it opened), else the latest.
+	var latest *activity.Event
 	l := c.logins[e.Host]
 	for i := len(l) - 1; i >= 0; i-- {
 		x := l[i]
@@ -213,9 +220,14 @@ func (c *Correlator) sessionBefore(e *activity.Event) *activity.Event {
 		if x.User != "" && e.User != "" && !strings.EqualFold(x.User, e.User) {
 			continue
 		}
-		return x
+		if x.Peer != "" {
+			return x
+		}
+		if latest == nil {
+			latest = x
+		}
 	}
-	return nil
+	return latest
 }
 
 // merged reports whether e is the other half of an action already
@@ -512,7 +524,7 @@ func (c *Correlator) fill(o *open) {
 	who := orWord(o.user, "an unknown user")
 	d.Actor = o.user
 	if o.login != nil {
-		d.Actor = fmt.Sprintf("%s (%s login", who, o.login.Source)
+		d.Actor = fmt.Sprintf("%s (%s", who, loginText(o.login))
 		if o.login.Peer != "" {
 			d.Actor += " from " + o.login.Peer
 		}
@@ -557,8 +569,8 @@ func (c *Correlator) fill(o *open) {
 				d.FileCount, vmText, host, who, window, also)
 		}
 	case KindSessionStaging:
-		d.Reason = fmt.Sprintf("A %s login to %s by %s was followed within %s by %d snapshot or copy actions from the command line (%s)%s: the hypervisor's root CLI used to stage VM data; check the session's commands and the files written.",
-			o.login.Source, host, who, window, d.FileCount, strings.Join(parts, " "), also)
+		d.Reason = fmt.Sprintf("%s to %s by %s was followed within %s by %d snapshot or copy actions from the command line (%s)%s: the hypervisor's root CLI or a remote agent used to stage VM data; check the session's commands and the files written.",
+			capitalize(loginText(o.login)), host, who, window, d.FileCount, strings.Join(parts, " "), also)
 	case KindCLIStaging:
 		d.Reason = fmt.Sprintf("%s ran %d snapshot or copy actions on %s from the command line (%s: %s)%s: VM data staged from the hypervisor's CLI rather than the usual management path; check the commands and the files written.",
 			who, d.FileCount, host, o.cli, strings.Join(parts, " "), also)
@@ -581,6 +593,26 @@ func (c *Correlator) fill(o *open) {
 	default:
 		d.Severity = "low"
 	}
+}
+
+// loginText says what kind of session a login opened.
+func loginText(l *activity.Event) string {
+	switch {
+	case l.Source == activity.SourceSSH:
+		return "an SSH login"
+	case l.Source == activity.SourceShell:
+		return "an ESXi Shell session"
+	case l.UserAgent != "":
+		return "an API login (" + l.UserAgent + ")"
+	}
+	return "an API login"
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // sweep drops windows, sessions and detections no event can reach.
