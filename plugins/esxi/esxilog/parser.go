@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/stagewatch/stagewatch/internal/remote"
 	"github.com/stagewatch/stagewatch/plugins/esxi/activity"
 )
 
@@ -156,128 +156,12 @@ func Decode(r io.Reader, host string, emit func([]activity.Event)) (Stats, error
 			batch = nil
 		}
 	}
-	var err error
-	if octetCounted(br) {
-		err = ReadOctetCounted(br, MaxLine, func(msg []byte) { p.Line(msg, time.Time{}, add) }, func() { p.Stats.Oversized++ })
-	} else {
-		err = ReadLines(br, MaxLine, func(line []byte) { p.Line(line, time.Time{}, add) }, func() { p.Stats.Oversized++; p.Stats.Lines++ })
-	}
+	// Lines, syslog messages one a line, or octet-counted frames: the
+	// shared syslog stream reader tells them apart message by message.
+	err := remote.ReadSyslogStream(br, MaxLine, func(msg []byte) { p.Line(msg, time.Time{}, add) }, func() { p.Stats.Oversized++; p.Stats.Lines++ })
 	p.Flush(add)
 	if len(batch) > 0 {
 		emit(batch)
 	}
 	return p.Stats, err
-}
-
-// octetCounted peeks whether a stream starts "DIGITS <".
-func octetCounted(br *bufio.Reader) bool {
-	head, _ := br.Peek(12)
-	i := 0
-	for i < len(head) && head[i] >= '0' && head[i] <= '9' {
-		i++
-	}
-	return i > 0 && i+1 < len(head) && head[i] == ' ' && head[i+1] == '<'
-}
-
-// ReadLines calls line with each line of r, without its newline; a line
-// over max is passed over (oversized is told) without being held.
-func ReadLines(br *bufio.Reader, max int, line func([]byte), oversized func()) error {
-	var long []byte
-	skipping := false
-	for {
-		chunk, err := br.ReadSlice('\n')
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			if !skipping {
-				if len(long)+len(chunk) > max {
-					skipping, long = true, long[:0]
-					oversized()
-				} else {
-					long = append(long, chunk...)
-				}
-			}
-			continue
-		case err != nil && !errors.Is(err, io.EOF):
-			return err
-		}
-		if skipping {
-			skipping = false
-		} else if len(long) > 0 {
-			if len(long)+len(chunk) > max {
-				oversized()
-			} else {
-				line(append(long, chunk...))
-			}
-			long = long[:0]
-		} else if len(chunk) > 0 {
-			line(chunk)
-		}
-		if err != nil {
-			return nil
-		}
-	}
-}
-
-// ReadOctetCounted reads RFC 6587 octet-counted frames ("LEN MSG"); a
-// frame over max is discarded unread (oversized is told). Newline
-// framing may follow in the same stream: a frame not starting with a
-// digit is read to the end of its line.
-func ReadOctetCounted(br *bufio.Reader, max int, msg func([]byte), oversized func()) error {
-	buf := make([]byte, 0, 4096)
-	for {
-		c, err := br.ReadByte()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-		if c == '\n' || c == '\r' || c == ' ' {
-			continue
-		}
-		if c < '0' || c > '9' {
-			br.UnreadByte()
-			line, err := br.ReadSlice('\n')
-			if errors.Is(err, bufio.ErrBufferFull) {
-				oversized()
-				for errors.Is(err, bufio.ErrBufferFull) {
-					_, err = br.ReadSlice('\n')
-				}
-				continue
-			}
-			if len(line) > 0 {
-				msg(line)
-			}
-			if err != nil {
-				return nil
-			}
-			continue
-		}
-		n := int(c - '0')
-		for {
-			c, err = br.ReadByte()
-			if err != nil {
-				return nil
-			}
-			if c == ' ' {
-				break
-			}
-			if c < '0' || c > '9' || n > 1<<30 {
-				return fmt.Errorf("octet-counted frame: bad length")
-			}
-			n = n*10 + int(c-'0')
-		}
-		if n > max {
-			oversized()
-			if _, err := br.Discard(n); err != nil {
-				return nil
-			}
-			continue
-		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return nil
-		}
-		msg(buf)
-	}
 }
