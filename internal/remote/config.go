@@ -212,7 +212,10 @@ func (s Start) From(now time.Time) time.Time {
 // Secret is a credential read from a file or an environment variable.
 // It never prints or marshals its value.
 type Secret struct {
-	value  string
+	// value is behind a pointer: fmt prints a struct that holds a Secret
+	// in an unexported field without calling String, but never follows a
+	// pointer inside it, so %+v of any such struct shows an address.
+	value  *string
 	source string // "file /etc/…" or "env NAME", for messages
 }
 
@@ -226,20 +229,25 @@ func (s Secret) GoString() string { return "remote.Secret{" + Redacted + "}" }
 
 // MarshalJSON writes the redaction, never the value.
 func (s Secret) MarshalJSON() ([]byte, error) {
-	if s.value == "" {
+	if !s.IsSet() {
 		return []byte(`""`), nil
 	}
 	return json.Marshal(Redacted)
 }
 
 // Value is the secret itself, for the client that sends it.
-func (s Secret) Value() string { return s.value }
+func (s Secret) Value() string {
+	if s.value == nil {
+		return ""
+	}
+	return *s.value
+}
 
 // Source says where the secret came from, without it.
 func (s Secret) Source() string { return s.source }
 
 // IsSet reports whether a secret was read.
-func (s Secret) IsSet() bool { return s.value != "" }
+func (s Secret) IsSet() bool { return s.Value() != "" }
 
 // ReadSecret reads a secret from file (its content, one trailing newline
 // dropped) or from the environment variable env; key names the config
@@ -265,13 +273,13 @@ func ReadSecret(key, file, env string) (Secret, error) {
 		if v == "" {
 			return Secret{}, &sdk.ConfigError{Key: key + "_file", Reason: file + " is empty"}
 		}
-		return Secret{value: v, source: "file " + file}, nil
+		return Secret{value: &v, source: "file " + file}, nil
 	case env != "":
 		v, ok := os.LookupEnv(env)
 		if !ok || v == "" {
 			return Secret{}, &sdk.ConfigError{Key: key + "_env", Reason: "environment variable " + env + " is not set"}
 		}
-		return Secret{value: v, source: "env " + env}, nil
+		return Secret{value: &v, source: "env " + env}, nil
 	}
 	return Secret{}, nil
 }

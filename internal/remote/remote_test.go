@@ -67,7 +67,13 @@ func TestSecretNeverShown(t *testing.T) {
 		t.Fatalf("%v %q", err, s.Value())
 	}
 	js, _ := json.Marshal(struct{ P Secret }{s})
-	for _, shown := range []string{s.String(), fmt.Sprintf("%v %+v %#v %s", s, s, s, s), string(js)} {
+	// Held in an unexported field, where fmt cannot call String.
+	type holder struct {
+		name   string
+		secret Secret
+	}
+	held := []holder{{"x", s}}
+	for _, shown := range []string{s.String(), fmt.Sprintf("%v %+v %#v %s", s, s, s, s), string(js), fmt.Sprintf("%v %+v %#v", held, held, held)} {
 		if strings.Contains(shown, "hunter2") {
 			t.Errorf("secret shown: %s", shown)
 		}
