@@ -22,6 +22,8 @@ var taskMethods = map[string]activity.Action{
 	"VirtualDiskManager.createVirtualDisk":   activity.DiskCreate,
 	"VirtualDiskManager.moveVirtualDisk":     activity.FileMove,
 	"FileManager.copyFile":                   activity.FileCopy,
+	"FileManager.copyDatastoreFile":          activity.FileCopy,
+	"FileManager.moveDatastoreFile":          activity.FileMove,
 	"FileManager.moveFile":                   activity.FileMove,
 	"VirtualMachine.clone":                   activity.VMClone,
 	"VirtualMachine.instantClone":            activity.VMClone,
