@@ -147,7 +147,7 @@ func (c *Correlator) Add(e *activity.Event) []event.Detection {
 		c.stats.Backup++
 		return c.render(out)
 	}
-	diskData := e.Action.CopyLike() && (activity.VMDiskFile(e.Path) || activity.VMDiskFile(e.Dest) || e.Action == activity.VMExport)
+	diskData := e.Action == activity.DiskCopy || e.Action == activity.VMExport || (e.Action.CopyLike() && (activity.VMDiskFile(e.Path) || activity.VMDiskFile(e.Dest)))
 	login := c.sessionBefore(e)
 	var kind string
 	switch {

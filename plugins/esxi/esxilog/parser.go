@@ -105,7 +105,10 @@ func (p *Parser) Line(raw []byte, now time.Time, emit func(activity.Event)) {
 
 func (p *Parser) emit(pd *pending, emit func(activity.Event)) {
 	evs := classify(&pd.line)
-	key := activity.LineKey(pd.line.Host, pd.raw)
+	var key string
+	if len(evs) > 0 {
+		key = activity.LineKey(pd.line.Host, pd.raw)
+	}
 	for i := range evs {
 		e := evs[i]
 		e.Key = key
