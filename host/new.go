@@ -27,6 +27,10 @@ type Options struct {
 	// them in memory. Front ends give each their own (stagewatchd's is not
 	// the extension's), so no two processes write one database.
 	StateDir string
+	// Declared tables are served even when no plugin running offers them
+	// (router.Options.Declared): front ends that osquery or packs query
+	// pass every built-in table.
+	Declared []sdk.TableSpec
 }
 
 // Host runs this platform's plugins (plus the remote ones the config
@@ -63,6 +67,7 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	r := router.New(sup, router.Options{
 		QueryTimeout: opts.Config.Stagewatch.QueryTimeout,
 		Logger:       opts.Logger,
+		Declared:     opts.Declared,
 	})
 	return &Host{sup: sup, router: r}, nil
 }

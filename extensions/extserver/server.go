@@ -20,6 +20,7 @@ import (
 	"github.com/stagewatch/stagewatch/internal/config"
 	"github.com/stagewatch/stagewatch/internal/safepath"
 	"github.com/stagewatch/stagewatch/internal/version"
+	"github.com/stagewatch/stagewatch/plugins/registry"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
@@ -115,7 +116,7 @@ func Run(ctx context.Context, opts Options) error {
 			return fmt.Errorf("state directory %w", err)
 		}
 	}
-	h, err := host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: opts.Logger.Named("host"), StateDir: analyticsDir})
+	h, err := host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: opts.Logger.Named("host"), StateDir: analyticsDir, Declared: registry.Tables()})
 	if err != nil {
 		return fmt.Errorf("starting analytics (config %s): %w", source, err)
 	}

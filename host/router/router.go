@@ -35,6 +35,10 @@ type Options struct {
 	// Parallel bounds the plugins called at once per Generate.
 	Parallel int
 	Logger   hclog.Logger
+	// Declared tables exist even when no plugin running offers them,
+	// with no rows: osquery and the pack scheduler see one schema on
+	// every host, whichever remote analytics it runs.
+	Declared []sdk.TableSpec
 }
 
 // Router implements host.TableSource over a Supervisor.
@@ -78,6 +82,11 @@ func New(sup *supervisor.Supervisor, opts Options) *Router {
 			r.providers[t.Name] = append(r.providers[t.Name], p)
 		}
 	}
+	for _, t := range opts.Declared {
+		if _, ok := specs[t.Name]; !ok {
+			specs[t.Name] = t
+		}
+	}
 	for _, t := range specs {
 		r.tables = append(r.tables, t)
 	}
@@ -115,6 +124,9 @@ func (r *Router) Generate(ctx context.Context, table string, constraints []sdk.C
 	}
 	providers, ok := r.providers[table]
 	if !ok {
+		if _, declared := r.Table(table); declared {
+			return nil // declared, and no plugin here serves it: no rows
+		}
 		return fmt.Errorf("no such table: %s", table)
 	}
 

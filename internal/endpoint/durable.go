@@ -3,19 +3,14 @@ package endpoint
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/stagewatch/stagewatch/internal/event"
-	"github.com/stagewatch/stagewatch/internal/safepath"
+	"github.com/stagewatch/stagewatch/internal/statedb"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
@@ -62,7 +57,7 @@ type durable struct {
 	dir    string
 	path   string
 	limits sdk.StateLimits
-	lock   *os.File
+	state  *statedb.DB
 	db     *sql.DB
 
 	mu        sync.Mutex
@@ -108,81 +103,8 @@ func withStateDefaults(l sdk.StateLimits) sdk.StateLimits {
 	return l
 }
 
-// openDurable opens (or creates) the state database in dir. The directory
-// must be the process's own (see safepath.OwnDir). A file that is not a
-// stagewatch state database, or fails SQLite's check, is moved aside and a
-// new one made; log says so.
-func openDurable(dir string, limits sdk.StateLimits, log func(string)) (*durable, error) {
-	if err := safepath.OwnDir(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("state directory %w", err)
-	}
-	lock, err := lockDir(dir, lockWait)
-	if err != nil {
-		return nil, err
-	}
-	d := &durable{dir: dir, path: filepath.Join(dir, stateFile), limits: withStateDefaults(limits), lock: lock, log: log}
-	db, err := d.open()
-	if err != nil && !unusable(err) {
-		// A full disk or an I/O error says nothing about the file: keep
-		// it for the next start, run in memory now.
-		unlockDir(lock)
-		return nil, fmt.Errorf("state %s: %w", d.path, err)
-	}
-	if err != nil {
-		aside, moveErr := d.moveAside()
-		if moveErr != nil {
-			unlockDir(lock)
-			return nil, fmt.Errorf("state %s: %v; moving it aside: %v", d.path, err, moveErr)
-		}
-		log(fmt.Sprintf("state %s: %v: moved aside to %s, starting a new one", d.path, err, aside))
-		d.movedAway = aside
-		if db, err = d.open(); err != nil {
-			unlockDir(lock)
-			return nil, fmt.Errorf("state %s: %w", d.path, err)
-		}
-	}
-	d.db = db
-	d.recount()
-	return d, nil
-}
-
-// open opens the database and checks it is ours and whole.
-func (d *durable) open() (*sql.DB, error) {
-	if err := createPrivate(d.path); err != nil {
-		return nil, err
-	}
-	dsn := "file:" + d.path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, err
-	}
-	// One connection: one writer, and the reads (at start) are ours.
-	db.SetMaxOpenConns(1)
-	if err := d.check(db); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
-func (d *durable) check(db *sql.DB) error {
-	var app, version int64
-	if err := db.QueryRow("PRAGMA application_id").Scan(&app); err != nil {
-		return err
-	}
-	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
-		return err
-	}
-	var tables int
-	if err := db.QueryRow("SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
-		return err
-	}
-	switch {
-	case app == 0 && version == 0 && tables == 0:
-		// A new file.
-		schema := fmt.Sprintf(`
-PRAGMA application_id = %d;
-PRAGMA user_version = %d;
+// stateSpec is the endpoint state database's layout.
+var stateSpec = statedb.Spec{File: stateFile, ApplicationID: stateApplicationID, Version: stateVersion, Schema: `
 CREATE TABLE events (
 	seq     INTEGER PRIMARY KEY,
 	time_ns INTEGER NOT NULL,
@@ -196,58 +118,20 @@ CREATE TABLE detections (
 	time_ns INTEGER NOT NULL,
 	data    BLOB NOT NULL
 );
-CREATE INDEX detections_time ON detections (time_ns);`, stateApplicationID, stateVersion)
-		_, err := db.Exec(schema)
-		return err
-	case app != stateApplicationID:
-		return badState{fmt.Sprintf("not a stagewatch state database (application_id %#x)", app)}
-	case version != stateVersion:
-		return badState{fmt.Sprintf("state layout version %d, this build reads %d", version, stateVersion)}
-	}
-	var ok string
-	if err := db.QueryRow("PRAGMA quick_check").Scan(&ok); err != nil {
-		return err
-	}
-	if ok != "ok" {
-		return badState{"damaged: " + ok}
-	}
-	return nil
-}
+CREATE INDEX detections_time ON detections (time_ns);`}
 
-// badState is a file that is not a state this build can use.
-type badState struct{ why string }
-
-func (b badState) Error() string { return b.why }
-
-// unusable reports whether err says the file itself is bad (not ours,
-// damaged, not a database), so it is to be moved aside, rather than the
-// disk or the system failing.
-func unusable(err error) bool {
-	var b badState
-	if errors.As(err, &b) {
-		return true
+// openDurable opens (or creates) the state database in dir. The directory
+// must be the process's own (see safepath.OwnDir). A file that is not a
+// stagewatch state database, or fails SQLite's check, is moved aside and a
+// new one made; log says so.
+func openDurable(dir string, limits sdk.StateLimits, log func(string)) (*durable, error) {
+	db, err := statedb.Open(dir, stateSpec, log)
+	if err != nil {
+		return nil, err
 	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
-			return true
-		}
-	}
-	return false
-}
-
-// moveAside renames the database (and its WAL and shared-memory files) out
-// of the way, keeping it for a person to look at.
-func (d *durable) moveAside() (string, error) {
-	aside := fmt.Sprintf("%s.bad-%s", d.path, time.Now().UTC().Format("20060102T150405Z"))
-	if err := os.Rename(d.path, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return "", err
-	}
-	for _, suffix := range []string{"-wal", "-shm"} {
-		_ = os.Rename(d.path+suffix, aside+suffix)
-	}
-	return aside, nil
+	d := &durable{dir: dir, path: db.Path, limits: withStateDefaults(limits), state: db, db: db.DB, log: log, movedAway: db.MovedAway}
+	d.recount()
+	return d, nil
 }
 
 func (d *durable) recount() {
@@ -309,8 +193,7 @@ func (d *durable) save(evs []*event.Event, rows []tableRow, dets []event.Detecti
 	defer d.mu.Unlock()
 	if err != nil {
 		d.writeErrs++
-		var se *sqlite.Error
-		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		if statedb.DiskFull(err) {
 			d.diskFull++
 		}
 		d.lastErr = err.Error()
@@ -563,9 +446,7 @@ func (d *durable) counters(extra map[string]uint64) (problem string) {
 }
 
 func (d *durable) close() error {
-	err := d.db.Close()
-	unlockDir(d.lock)
-	return err
+	return d.state.Close()
 }
 
 // durableError says why a state directory could not be used, for health.

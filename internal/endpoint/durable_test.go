@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stagewatch/stagewatch/internal/event"
+	"github.com/stagewatch/stagewatch/internal/statedb"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
@@ -111,7 +112,7 @@ func TestDurableOneWriter(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "AN0041")
 	d, _ := openTestDurable(t, dir, sdk.StateLimits{})
-	_, err := lockDir(dir, 200*time.Millisecond)
+	_, err := statedb.Lock(dir, 200*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), fmt.Sprintf("in use by process %d", os.Getpid())) {
 		t.Fatalf("second writer: %v", err)
 	}

@@ -2,7 +2,6 @@ package endpoint
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
 
@@ -91,9 +90,7 @@ func (t *Tables) AddProcessEvent(ev *event.Event, category string) {
 
 // UpsertDetection keeps a copy of d, replacing the row with the same UID.
 func (t *Tables) UpsertDetection(d *event.Detection) {
-	rec := &detectionRecord{d: *d, evidence: store.EvidenceJSON(d.Evidence), id: t.ident}
-	rec.d.Evidence = nil
-	t.detections.Upsert(d.UID, rec)
+	t.detections.Upsert(d.UID, store.NewDetection(d, t.ident.host))
 }
 
 // HasDetection reports whether the detection with uid is kept.
@@ -225,62 +222,9 @@ func (r *processRecord) Row() sdk.Row {
 	}
 }
 
-type detectionRecord struct {
-	d event.Detection // Evidence cleared: evidence holds it, rendered
-	// evidence is the evidence column, rendered once when the detection
-	// is stored: detections change rarely and are read by every query, and
-	// marshalling evidence was most of the cost of generating their rows.
-	evidence string
-	id       *ident
-}
-
-func (r *detectionRecord) Time() time.Time { return r.d.Time }
-
-func (r *detectionRecord) Row() sdk.Row {
-	d := &r.d
-	return sdk.Row{
-		"time":         store.UnixSeconds(d.Time),
-		"detection_id": store.Text(d.DetectionID),
-		"analytic_id":  store.Text(d.AnalyticID),
-		"technique_id": store.Text(d.TechniqueID),
-		"platform":     store.Text(d.Platform),
-		"host":         store.Text(r.id.hostOr(d.Host)),
-		"actor":        store.Text(d.Actor),
-		"process":      store.Text(d.Process),
-		"staging_path": store.Text(d.StagingPath),
-		"archive_path": store.Text(d.ArchivePath),
-		"file_count":   strconv.FormatInt(d.FileCount, 10),
-		"bytes":        strconv.FormatInt(d.Bytes, 10),
-		"first_seen":   store.UnixSeconds(d.FirstSeen),
-		"last_seen":    store.UnixSeconds(d.LastSeen),
-		"severity":     store.Text(d.Severity),
-		"score":        strconv.Itoa(d.Score),
-		"reason":       store.Text(d.Reason),
-		"evidence":     r.evidence,
-		"uid":          store.Text(d.UID),
-		"techniques":   techniquesColumn(d),
-	}
-}
-
 func boolInt(b bool) string {
 	if b {
 		return "1"
 	}
 	return "0"
-}
-
-// techniquesColumn is the techniques column: the detection's techniques,
-// or its main technique alone for one kept before they were computed.
-func techniquesColumn(d *event.Detection) string {
-	if len(d.Techniques) == 0 {
-		if d.TechniqueID == "" {
-			return "[]"
-		}
-		return store.JSONStrings([]string{store.Text(d.TechniqueID)})
-	}
-	list := make([]string, len(d.Techniques))
-	for i, t := range d.Techniques {
-		list[i] = store.Text(t)
-	}
-	return store.JSONStrings(list)
 }

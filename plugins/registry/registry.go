@@ -11,6 +11,8 @@ import (
 	"slices"
 
 	"github.com/stagewatch/stagewatch/internal/schema"
+	"github.com/stagewatch/stagewatch/plugins/aws/an0043"
+	"github.com/stagewatch/stagewatch/plugins/esxi/an0044"
 	"github.com/stagewatch/stagewatch/plugins/linux/an0041"
 	"github.com/stagewatch/stagewatch/plugins/macos/an0042"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
@@ -40,8 +42,8 @@ var analytics = []Analytic{
 	{ID: "AN0040", Platform: "windows", Plugin: "stagewatch-windows.exe", New: func() sdk.Analytic { return an0040.New() }},
 	{ID: "AN0041", Platform: "linux", Plugin: "stagewatch-linux", New: func() sdk.Analytic { return an0041.New() }},
 	{ID: "AN0042", Platform: "darwin", Plugin: "stagewatch-macos", New: func() sdk.Analytic { return an0042.New() }},
-	{ID: "AN0043", Platform: "aws", Remote: true, Plugin: "stagewatch-aws"},
-	{ID: "AN0044", Platform: "esxi", Remote: true, Plugin: "stagewatch-esxi"},
+	{ID: "AN0043", Platform: "aws", Remote: true, Plugin: "stagewatch-aws", New: func() sdk.Analytic { return an0043.New() }},
+	{ID: "AN0044", Platform: "esxi", Remote: true, Plugin: "stagewatch-esxi", New: func() sdk.Analytic { return an0044.New() }},
 }
 
 // All lists every analytic, by id.

@@ -72,7 +72,7 @@ func TestTables(t *testing.T) {
 	for _, tb := range Tables() {
 		names = append(names, tb.Name)
 	}
-	want := []string{schema.Detections, schema.FileEvents, schema.ProcessEvents, schema.Analytics}
+	want := []string{schema.Detections, schema.FileEvents, schema.ProcessEvents, schema.CloudEvents, schema.ESXiEvents, schema.Analytics}
 	if !slices.Equal(names, want) {
 		t.Fatalf("tables %v, want %v", names, want)
 	}

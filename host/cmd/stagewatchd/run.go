@@ -24,6 +24,7 @@ import (
 	"github.com/stagewatch/stagewatch/internal/safepath"
 	"github.com/stagewatch/stagewatch/internal/version"
 	builtinpacks "github.com/stagewatch/stagewatch/packs"
+	"github.com/stagewatch/stagewatch/plugins/registry"
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
@@ -168,7 +169,7 @@ func startRunning(ctx context.Context, cfg *config.File, loaded []*packs.Pack, o
 			return nil, fmt.Errorf("state directory %w", err)
 		}
 	}
-	if d.host, err = host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: logger, StateDir: analyticsDir}); err != nil {
+	if d.host, err = host.New(ctx, host.Options{Config: cfg, Mode: sdk.ModeLive, Logger: logger, StateDir: analyticsDir, Declared: registry.Tables()}); err != nil {
 		return nil, err
 	}
 	if d.engine, err = sqlengine.Open(ctx, d.host, sqlengine.Options{QueryTimeout: queryBound(cfg)}); err != nil {

@@ -1,4 +1,4 @@
-package endpoint
+package statedb
 
 import (
 	"bytes"
@@ -9,16 +9,16 @@ import (
 	"time"
 )
 
-// lockWait is how long a new process waits for the state's lock: the one
+// LockWait is how long a new process waits for the state's lock: the one
 // it replaces (a plugin whose host was killed) may still be saving as it
 // shuts down.
-const lockWait = 10 * time.Second
+const LockWait = 10 * time.Second
 
-// lockDir takes the state directory for this process, waiting up to
+// Lock takes the state directory for this process, waiting up to
 // wait for a process that holds it to let go; a second live writer
 // (another stagewatchd, a plugin left over) is refused, named by its pid,
 // rather than writing the same database.
-func lockDir(dir string, wait time.Duration) (*os.File, error) {
+func Lock(dir string, wait time.Duration) (*os.File, error) {
 	path := filepath.Join(dir, "lock")
 	f, err := openLockFile(path)
 	if err != nil {
@@ -51,7 +51,8 @@ func lockDir(dir string, wait time.Duration) (*os.File, error) {
 	return f, nil
 }
 
-func unlockDir(f *os.File) {
+// Unlock lets the state directory go.
+func Unlock(f *os.File) {
 	if f != nil {
 		unlockFile(f)
 		_ = f.Close()

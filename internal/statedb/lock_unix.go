@@ -1,6 +1,6 @@
 //go:build unix
 
-package endpoint
+package statedb
 
 import (
 	"errors"
@@ -25,9 +25,9 @@ func tryLock(f *os.File) (busy bool, err error) {
 
 func unlockFile(f *os.File) { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN) }
 
-// createPrivate makes path, if missing, a 0600 file SQLite then opens (its
+// CreatePrivate makes path, if missing, a 0600 file SQLite then opens (its
 // -wal and -shm files take the database's mode); a link there is refused.
-func createPrivate(path string) error {
+func CreatePrivate(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return err

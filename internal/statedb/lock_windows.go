@@ -1,6 +1,6 @@
 //go:build windows
 
-package endpoint
+package statedb
 
 import (
 	"errors"
@@ -29,9 +29,9 @@ func unlockFile(f *os.File) {
 	_ = windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, ol)
 }
 
-// createPrivate makes path, if missing, for SQLite to open; its ACL is the
+// CreatePrivate makes path, if missing, for SQLite to open; its ACL is the
 // state directory's.
-func createPrivate(path string) error {
+func CreatePrivate(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err

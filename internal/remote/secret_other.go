@@ -1,0 +1,6 @@
+//go:build !unix
+
+package remote
+
+// secretModeChecked: Windows files carry ACLs, not mode bits.
+const secretModeChecked = false
