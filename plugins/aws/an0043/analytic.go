@@ -61,6 +61,7 @@ type Analytic struct {
 	detections *store.Table
 	events     *store.Table
 	counters   remote.Counters
+	hooks      testHooks
 
 	mu         sync.Mutex
 	configured bool

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/stagewatch/stagewatch/internal/remote"
 	"github.com/stagewatch/stagewatch/plugins/aws/cloudtrail"
@@ -64,6 +65,9 @@ func Load(ctx context.Context, c Connection, counters *remote.Counters) (aws.Con
 	if c.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(c.Credentials))
 	}
+	// The SDK's own log lines would reach the plugin's stderr unasked;
+	// what matters is counted and said in health instead.
+	opts = append(opts, config.WithLogger(logging.Nop{}))
 	opts = append(opts, config.WithRetryer(func() aws.Retryer {
 		std := retry.NewStandard(func(o *retry.StandardOptions) {
 			if c.MaxBackoff > 0 {

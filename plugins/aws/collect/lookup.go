@@ -44,6 +44,7 @@ type LookupPoller struct {
 
 // Step polls every region once.
 func (p *LookupPoller) Step(ctx context.Context) (bool, error) {
+	p.Counters.Add("lookup_polls", 1)
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now

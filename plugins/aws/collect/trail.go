@@ -136,6 +136,7 @@ var accountDir = regexp.MustCompile(`^\d{12}$`)
 
 // Step polls once.
 func (p *TrailPoller) Step(ctx context.Context) (bool, error) {
+	p.Counters.Add("trail_polls", 1)
 	now := p.now().UTC()
 	p.mu.Lock()
 	stale := p.prefixes == nil || now.Sub(p.discovered) >= max(p.Rediscover, time.Minute)
