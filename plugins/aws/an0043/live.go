@@ -29,6 +29,7 @@ type testHooks struct {
 	credentials aws.CredentialsProvider
 	maxBackoff  time.Duration
 	interval    time.Duration
+	extendEvery time.Duration
 }
 
 // liveRun is the collectors running.
@@ -122,7 +123,7 @@ func startLive(ctx context.Context, a *Analytic) (*liveRun, error) {
 	if conn.Queue.URL != "" {
 		sqc := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = endpoint("sqs") })
 		q := &collect.QueueConsumer{Reader: reader, SQS: sqc, URL: conn.Queue.URL, Wait: time.Duration(conn.Queue.Wait), Visibility: time.Duration(conn.Queue.Visibility),
-			Marked: func(bucket, key string) bool { return state.Marked(collect.MarkScope, bucket+"/"+key) }}
+			Marked: func(bucket, key string) bool { return state.Marked(collect.MarkScope, bucket+"/"+key) }, ExtendEvery: hooks.extendEvery}
 		// Long polling is the wait: no interval between receives.
 		pollers = append(pollers, &remote.Poller{Name: "queue " + conn.Queue.URL, Interval: 0, Step: q.Step})
 	}

@@ -59,9 +59,6 @@ func Load(ctx context.Context, c Connection, counters *remote.Counters) (aws.Con
 	if c.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(c.Profile))
 	}
-	if c.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(c.HTTPClient))
-	}
 	if c.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(c.Credentials))
 	}
@@ -85,6 +82,11 @@ func Load(ctx context.Context, c Connection, counters *remote.Counters) (aws.Con
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
+	}
+	if c.HTTPClient != nil {
+		// Set after loading: the SDK's CA-bundle setting would refuse a
+		// client that is not its own buildable one.
+		cfg.HTTPClient = c.HTTPClient
 	}
 	if c.AssumeRoleARN != "" {
 		client := sts.NewFromConfig(cfg, func(o *sts.Options) {
