@@ -2,7 +2,7 @@
 // in process, speaking the documented wire formats to the unmodified
 // aws-sdk-go-v2 clients: SQS's JSON protocol (awsJson1_0: POST /,
 // X-Amz-Target AmazonSQS.Action), CloudTrail's (awsJson1_1,
-// com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.Action), and
+// CloudTrail_20131101.Action), and
 // the EC2 and STS query protocol (form-encoded Action=…, XML answers).
 // No emulator served here speaks SQS's JSON protocol (goaws speaks only
 // the older query one), so this is a small faithful one: visibility

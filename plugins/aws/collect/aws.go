@@ -113,6 +113,12 @@ type countingRetryer struct {
 
 func (r *countingRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
 	r.counters.Add("aws_retries", 1)
+	return r.RetryerV2.RetryDelay(attempt, err)
+}
+
+// IsErrorRetryable is asked of every failed attempt: it counts throttles
+// and server errors, retried or not.
+func (r *countingRetryer) IsErrorRetryable(err error) bool {
 	if Throttled(err) {
 		r.counters.Add("aws_throttled", 1)
 	} else {
@@ -121,7 +127,7 @@ func (r *countingRetryer) RetryDelay(attempt int, err error) (time.Duration, err
 			r.counters.Add("aws_server_errors", 1)
 		}
 	}
-	return r.RetryerV2.RetryDelay(attempt, err)
+	return r.RetryerV2.IsErrorRetryable(err)
 }
 
 // Throttled reports whether err is AWS saying slow down.
