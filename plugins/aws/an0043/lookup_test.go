@@ -44,12 +44,12 @@ func TestLookupEventsAndEC2(t *testing.T) {
 	api.AttachVolume("vol-0fffffffffffffff0", "i-0bbbbbbbbbbbbbbbb")
 	var recs []map[string]any
 	for i := range 120 {
-		recs = append(recs, ec2Record(now.Add(-time.Hour+time.Duration(i)*10*time.Second), fmt.Sprintf("noise-%03d", i), "DescribeInstances", map[string]any{}, nil))
+		recs = append(recs, ec2Record(now.Add(-14*time.Minute+time.Duration(i)*5*time.Second), fmt.Sprintf("noise-%03d", i), "DescribeInstances", map[string]any{}, nil))
 	}
 	recs = append(recs,
-		modifyVolume(now.Add(-40*time.Minute), "mv-in-scope", "vol-0123456789abcdef0", 8, 500),
-		modifyVolume(now.Add(-39*time.Minute), "mv-out-of-scope", "vol-0fffffffffffffff0", 8, 500),
-		ec2Record(now.Add(-30*time.Minute), "share-1", "ModifySnapshotAttribute",
+		modifyVolume(now.Add(-9*time.Minute), "mv-in-scope", "vol-0123456789abcdef0", 8, 500),
+		modifyVolume(now.Add(-8*time.Minute), "mv-out-of-scope", "vol-0fffffffffffffff0", 8, 500),
+		ec2Record(now.Add(-7*time.Minute), "share-1", "ModifySnapshotAttribute",
 			map[string]any{"snapshotId": "snap-0123456789abcdef0", "attributeType": "CREATE_VOLUME_PERMISSION",
 				"createVolumePermission": map[string]any{"add": map[string]any{"items": []any{map[string]any{"userId": "444455556666"}}}}},
 			map[string]any{"_return": true}))

@@ -66,6 +66,7 @@ func (r *Reader) ReadFile(ctx context.Context, bucket, key string, cursors map[s
 	})
 	r.Counters.Add("s3_bytes", counted.n)
 	r.Counters.Add("records", st.Records)
+	r.Counters.Add("records_of_no_interest", st.Skipped)
 	if st.ParseErrors > 0 {
 		r.Counters.Add("parse_errors", st.ParseErrors)
 	}

@@ -50,6 +50,9 @@ type Correlator struct {
 	byInst    map[string][]*open // volume detections a later write raises
 	stats     Stats
 	since     int
+	// dirty are the detections raised or changed since the last Flush,
+	// rendered then: a burst of thousands of writes renders once a batch.
+	dirty []*open
 }
 
 type win struct {
@@ -102,6 +105,7 @@ type open struct {
 	// writesAfter: object writes by the instance after a volume event.
 	writesAfter, bytesAfter int64
 	until                   time.Time // events up to this time join it
+	dirty                   bool      // waiting in Correlator.dirty
 	detail                  string    // what the reason says of the resource
 	base                    int       // score before what follows
 }
@@ -128,9 +132,8 @@ func (c *Correlator) Stats() Stats {
 	return s
 }
 
-// Add correlates one event and returns the detections it raised or
-// updated, each a copy the caller may keep.
-func (c *Correlator) Add(e *cloudtrail.Event) []event.Detection {
+// Add correlates one event; Flush returns what it raised or changed.
+func (c *Correlator) Add(e *cloudtrail.Event) {
 	c.stats.Seen++
 	if e.Time.After(c.watermark) {
 		c.watermark = e.Time
@@ -142,16 +145,16 @@ func (c *Correlator) Add(e *cloudtrail.Event) []event.Detection {
 	switch {
 	case e.Time.Before(c.horizon()):
 		c.stats.Late++
-		return nil
+		return
 	case e.ErrorCode != "":
 		c.stats.Failed++
-		return nil
+		return
 	case e.ServiceActing():
 		c.stats.Service++
-		return nil
+		return
 	case c.allowed(e.Principal):
 		c.stats.Allowed++
-		return nil
+		return
 	}
 	var out []*open
 	if e.Instance != "" && (e.Kind == cloudtrail.KindObjectWrite || e.Kind == cloudtrail.KindObjectPart || e.Kind == cloudtrail.KindObjectRead) {
@@ -167,13 +170,29 @@ func (c *Correlator) Add(e *cloudtrail.Event) []event.Detection {
 	case cloudtrail.KindShare:
 		out = append(out, c.share(e)...)
 	}
-	dets := make([]event.Detection, 0, len(out))
 	for _, o := range out {
+		if !o.dirty {
+			o.dirty = true
+			c.dirty = append(c.dirty, o)
+		}
+	}
+}
+
+// Flush returns the detections raised or changed since the last Flush,
+// each rendered once, a copy the caller may keep.
+func (c *Correlator) Flush() []event.Detection {
+	if len(c.dirty) == 0 {
+		return nil
+	}
+	dets := make([]event.Detection, 0, len(c.dirty))
+	for _, o := range c.dirty {
+		o.dirty = false
 		c.render(o)
 		d := o.d
 		d.Evidence = slices.Clone(o.d.Evidence)
 		dets = append(dets, d)
 	}
+	c.dirty = c.dirty[:0]
 	return dets
 }
 
