@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 
 	"github.com/valyala/fastjson"
 )
@@ -101,11 +100,14 @@ func (d *decoder) run() error {
 		d.s.pos++
 		return d.elements()
 	case '{':
-		d.s.fillTo(4096)
-		if isWrapper(d.s.buf[d.s.pos:]) {
-			return d.wrapper()
+		key, err := d.s.firstKey()
+		if err != nil {
+			return err
 		}
-		return d.values()
+		if recordKeys[key] {
+			return d.values()
+		}
+		return d.wrapper()
 	}
 	return fmt.Errorf("not CloudTrail JSON: starts with %q", c)
 }
@@ -184,8 +186,14 @@ func (d *decoder) wrapper() error {
 }
 
 // values reads JSON lines, or objects one after another however laid
-// out. A line that is not JSON is counted and the next line read.
+// out. When the first record is one line, each line is a record of its
+// own: one that is not JSON is counted and the next line read.
 func (d *decoder) values() error {
+	if d.s.pos < len(d.s.buf) {
+		if end, err := d.s.valueEnd(); err == nil && bytes.IndexByte(d.s.buf[d.s.pos:end], '\n') < 0 {
+			return d.lines()
+		}
+	}
 	for {
 		c, ok := d.s.skipWS()
 		if !ok {
@@ -207,6 +215,35 @@ func (d *decoder) values() error {
 		d.element(d.s.buf[d.s.pos:end])
 		d.s.pos = end
 		d.s.compact()
+	}
+}
+
+// lines reads one record or event per line.
+func (d *decoder) lines() error {
+	for {
+		line, ok := d.s.line()
+		if len(bytes.TrimSpace(line)) > 0 {
+			d.element(bytes.TrimSpace(line))
+		}
+		d.s.compact()
+		if !ok {
+			return d.s.readErr()
+		}
+	}
+}
+
+// recordKeys are the keys a record or a LookupEvents event may start
+// with: an object starting with another is a wrapper whose Records or
+// Events key comes later.
+var recordKeys = map[string]bool{}
+
+func init() {
+	for _, k := range []string{"eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress",
+		"userAgent", "errorCode", "errorMessage", "requestParameters", "responseElements", "additionalEventData", "requestID", "eventID",
+		"readOnly", "resources", "eventType", "managementEvent", "recipientAccountId", "sharedEventID", "vpcEndpointId", "eventCategory",
+		"tlsDetails", "sessionCredentialFromConsole", "apiVersion", "serviceEventDetails",
+		"EventId", "EventName", "ReadOnly", "AccessKeyId", "EventTime", "EventSource", "Username", "Resources", "CloudTrailEvent"} {
+		recordKeys[k] = true
 	}
 }
 
@@ -378,25 +415,3 @@ func recordOf(v *fastjson.Value) *Record {
 	r.RequestParameters, r.ResponseElements, r.AdditionalEventData = rawOf(v, "requestParameters"), rawOf(v, "responseElements"), rawOf(v, "additionalEventData")
 	return r
 }
-
-// isWrapper tells a delivery file or LookupEvents answer from records on
-// lines: its first key is Records or Events, or (another key first) a
-// Records or Events key comes before any record's eventName and the
-// first line holds no record.
-func isWrapper(head []byte) bool {
-	if firstKey.Match(head) {
-		return true
-	}
-	if i := bytes.IndexByte(head, '\n'); i >= 0 && bytes.Contains(head[:i], []byte(`"eventName"`)) {
-		return false
-	}
-	for _, k := range [][]byte{[]byte(`"Records"`), []byte(`"Events"`)} {
-		if i := bytes.Index(head, k); i >= 0 && !bytes.Contains(head[:i], []byte(`"eventName"`)) {
-			return true
-		}
-	}
-	return false
-}
-
-// firstKey matches an object whose first key is Records or Events.
-var firstKey = regexp.MustCompile(`^\s*\{\s*"(Records|Events)"\s*:`)

@@ -157,3 +157,49 @@ func stringEnd(buf []byte, from int) (int, bool) {
 		from = q + 1
 	}
 }
+
+// firstKey reads, without consuming, the first key of the object at pos.
+func (s *scanner) firstKey() (string, error) {
+	i := s.pos + 1
+	for {
+		for i < len(s.buf) && (s.buf[i] == ' ' || s.buf[i] == '\t' || s.buf[i] == '\r' || s.buf[i] == '\n') {
+			i++
+		}
+		if i < len(s.buf) {
+			break
+		}
+		if !s.more() {
+			return "", io.ErrUnexpectedEOF
+		}
+	}
+	if s.buf[i] != '"' {
+		return "", nil // {} or malformed: no key
+	}
+	for {
+		if end, ok := stringEnd(s.buf, i+1); ok {
+			return string(s.buf[i+1 : end-1]), nil
+		}
+		if !s.more() {
+			return "", io.ErrUnexpectedEOF
+		}
+	}
+}
+
+// line returns the next line (without its newline) and false at the end
+// of the input.
+func (s *scanner) line() ([]byte, bool) {
+	from := s.pos
+	for {
+		if j := bytes.IndexByte(s.buf[from:], '\n'); j >= 0 {
+			line := s.buf[s.pos : from+j]
+			s.pos = from + j + 1
+			return line, true
+		}
+		from = len(s.buf)
+		if !s.more() {
+			line := s.buf[s.pos:]
+			s.pos = len(s.buf)
+			return line, false
+		}
+	}
+}
