@@ -415,6 +415,7 @@ func (a *Analytic) Health(ctx context.Context) sdk.Health {
 		"correlator_allowed":      cs.Allowed,
 		"correlator_out_of_scope": cs.OutOfScope,
 		"correlator_steady":       cs.Steady,
+		"correlator_warm_up":      cs.WarmUp,
 		"correlator_updates":      cs.Updates,
 		"correlator_groups":       uint64(cs.Groups),
 	}

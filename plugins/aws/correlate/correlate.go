@@ -31,8 +31,8 @@ const sweepEvery = 4096
 
 // Stats are what the correlator saw and why it let events go.
 type Stats struct {
-	Seen, Late, Failed, Service, Allowed, OutOfScope, Steady, Detections, Updates uint64
-	Groups                                                                        int
+	Seen, Late, Failed, Service, Allowed, OutOfScope, Steady, WarmUp, Detections, Updates uint64
+	Groups                                                                                int
 }
 
 // Correlator turns events into detections. It is not safe for concurrent
@@ -41,6 +41,7 @@ type Correlator struct {
 	cfg       Config
 	half      int64 // half of TimeWindow in ns: windows hop by it
 	watermark time.Time
+	first     time.Time         // the oldest event seen
 	objects   map[string]*group // account|principal|bucket
 	snapshots map[string]*group // account|principal
 	writes    map[string]*slots // account|instance: object writes per half window
@@ -137,6 +138,9 @@ func (c *Correlator) Add(e *cloudtrail.Event) {
 	c.stats.Seen++
 	if e.Time.After(c.watermark) {
 		c.watermark = e.Time
+	}
+	if c.first.IsZero() || e.Time.Before(c.first) {
+		c.first = e.Time
 	}
 	if c.since++; c.since >= sweepEvery {
 		c.since = 0
@@ -348,6 +352,10 @@ func (c *Correlator) objectWrite(e *cloudtrail.Event) []*open {
 			c.stats.Steady++
 			return out
 		}
+		if c.cfg.WarmUp > 0 && time.Unix(0, w*c.half).Before(c.first.Add(c.cfg.WarmUp)) {
+			c.stats.WarmUp++
+			return out
+		}
 		score := 50
 		var why []string
 		if e.Instance != "" {
@@ -402,7 +410,7 @@ func (c *Correlator) instanceWrite(e *cloudtrail.Event, objects int64) []*open {
 	}
 	var out []*open
 	for _, o := range c.byInst[key] {
-		if e.Time.Before(o.d.FirstSeen) || e.Time.After(o.d.FirstSeen.Add(c.cfg.Window)) {
+		if e.Time.Before(o.d.Time) || e.Time.After(o.d.Time.Add(c.cfg.Window)) {
 			continue
 		}
 		o.writesAfter += objects
@@ -600,8 +608,11 @@ func (c *Correlator) follow(o *open, account string) {
 	}
 	key := account + "|" + o.instance
 	c.byInst[key] = append(c.byInst[key], o)
-	o.writesAfter, o.bytesAfter = c.writesBetween(key, o.d.FirstSeen, o.d.FirstSeen.Add(c.cfg.Window))
-	o.until = o.d.FirstSeen.Add(c.cfg.Window)
+	// Writes after the volume step: the detection's own time (the growth,
+	// the creation), not its first evidence, which may be an older
+	// attachment.
+	o.writesAfter, o.bytesAfter = c.writesBetween(key, o.d.Time, o.d.Time.Add(c.cfg.Window))
+	o.until = maxTime(o.until, o.d.Time.Add(c.cfg.Window))
 }
 
 func (c *Correlator) snapshotCreate(e *cloudtrail.Event) []*open {
