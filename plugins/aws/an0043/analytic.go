@@ -61,6 +61,7 @@ type Analytic struct {
 	detections *store.Table
 	events     *store.Table
 	counters   remote.Counters
+	hooks      testHooks
 
 	mu         sync.Mutex
 	configured bool
@@ -79,7 +80,6 @@ type Analytic struct {
 	pmu   sync.Mutex
 	corr  *correlate.Correlator
 	state *remote.State
-	seen  uint64 // records read
 }
 
 var _ sdk.Analytic = (*Analytic)(nil)
@@ -182,9 +182,10 @@ func (a *Analytic) rebuild(ctx context.Context) {
 			a.counters.Add("state_skipped", 1)
 			return nil
 		}
-		a.correlate(&ev, false)
+		a.correlate(&ev)
 		return nil
 	})
+	a.flush(false)
 	if err == nil {
 		err = a.state.Detections(ctx, func(it remote.Item) error {
 			if a.detections.Has(it.Key) {
@@ -226,7 +227,6 @@ func (a *Analytic) Process(ctx context.Context, recs []*cloudtrail.Record, curso
 	}
 	a.pmu.Lock()
 	defer a.pmu.Unlock()
-	a.seen += uint64(len(recs))
 	batch := remote.Batch{Cursors: cursors, Marks: marks, Events: make([]remote.Item, len(evs))}
 	for i, e := range evs {
 		data, _ := json.Marshal(e)
@@ -237,16 +237,15 @@ func (a *Analytic) Process(ctx context.Context, recs []*cloudtrail.Record, curso
 		a.counters.Add("state_commit_failures", 1)
 		return 0, err
 	}
-	var dets []remote.Item
 	for i, e := range evs {
 		if !flags[i] {
 			a.counters.Add("duplicates", 1)
 			continue
 		}
 		fresh++
-		dets = append(dets, a.correlate(e, true)...)
+		a.correlate(e)
 	}
-	if len(dets) > 0 {
+	if dets := a.flush(true); len(dets) > 0 {
 		if _, err := a.state.Commit(remote.Batch{Detections: dets}); err != nil {
 			a.counters.Add("state_commit_failures", 1)
 		}
@@ -254,11 +253,17 @@ func (a *Analytic) Process(ctx context.Context, recs []*cloudtrail.Record, curso
 	return fresh, ctx.Err()
 }
 
-// correlate serves one new event and returns its detections to keep.
-func (a *Analytic) correlate(e *cloudtrail.Event, keep bool) []remote.Item {
+// correlate serves one new event and correlates it.
+func (a *Analytic) correlate(e *cloudtrail.Event) {
 	a.events.Add(&cloudRecord{e: e})
+	a.corr.Add(e)
+}
+
+// flush serves the detections raised or changed since the last flush and
+// returns them to keep.
+func (a *Analytic) flush(keep bool) []remote.Item {
 	var out []remote.Item
-	for _, d := range a.corr.Add(e) {
+	for _, d := range a.corr.Flush() {
 		a.detections.Upsert(d.UID, store.NewDetection(&d, a.host))
 		if keep {
 			data, _ := json.Marshal(d)
@@ -355,6 +360,8 @@ func (a *Analytic) Ingest(ctx context.Context, source, format string, r io.Reade
 	})
 	flush()
 	stats.Bytes, stats.Records, stats.ParseErrors, stats.FirstError = counted.n, ds.Records, ds.ParseErrors, ds.FirstError
+	a.counters.Add("records", ds.Records)
+	a.counters.Add("records_of_no_interest", ds.Skipped)
 	a.pmu.Lock()
 	stats.Detections = a.corr.Stats().Detections - before
 	a.pmu.Unlock()
@@ -398,7 +405,7 @@ func (a *Analytic) Health(ctx context.Context) sdk.Health {
 	if a.corr != nil {
 		cs = a.corr.Stats()
 	}
-	seen, st, state := a.seen, a.store, a.state
+	seen, st, state := a.counters.Get("records"), a.store, a.state
 	a.pmu.Unlock()
 	extra := map[string]uint64{
 		"correlator_events":       cs.Seen,
@@ -408,6 +415,7 @@ func (a *Analytic) Health(ctx context.Context) sdk.Health {
 		"correlator_allowed":      cs.Allowed,
 		"correlator_out_of_scope": cs.OutOfScope,
 		"correlator_steady":       cs.Steady,
+		"correlator_warm_up":      cs.WarmUp,
 		"correlator_updates":      cs.Updates,
 		"correlator_groups":       uint64(cs.Groups),
 	}

@@ -282,6 +282,11 @@ func decode(raw json.RawMessage, live bool) (settings, error) {
 		Buckets: buckets, InstanceTags: tags, ObjectThreshold: objects, ByteThreshold: byteCount,
 		SnapshotThreshold: snaps, Window: window, AllowedPrincipals: values.Strings(AllowedPrincipals),
 	}
+	if live {
+		// A collector meets writers mid-stream: its first window of
+		// history cannot tell a steady one from a burst.
+		st.corr.WarmUp = window
+	}
 	// What is in effect: the shared elements, then AN0043's own shapes,
 	// and the connection block with its defaults.
 	var eff map[string]json.RawMessage

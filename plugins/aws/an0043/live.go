@@ -22,14 +22,15 @@ import (
 	"github.com/stagewatch/stagewatch/plugins/sdk"
 )
 
-// Testing hooks: the tests point the SDK at their own servers with their
-// own credentials and short back-offs. Unset in production.
-var (
-	testHTTPClient  *http.Client
-	testCredentials aws.CredentialsProvider
-	testMaxBackoff  time.Duration
-	testInterval    time.Duration
-)
+// testHooks point the SDK at a test's own servers with its own
+// credentials, HTTP client and short back-offs. Unset in production.
+type testHooks struct {
+	httpClient  *http.Client
+	credentials aws.CredentialsProvider
+	maxBackoff  time.Duration
+	interval    time.Duration
+	extendEvery time.Duration
+}
 
 // liveRun is the collectors running.
 type liveRun struct {
@@ -44,9 +45,10 @@ type liveRun struct {
 
 func startLive(ctx context.Context, a *Analytic) (*liveRun, error) {
 	conn := a.set.conn
+	hooks := a.hooks
 	c := collect.Connection{
 		Region: conn.Region, Profile: conn.Profile, AssumeRoleARN: conn.AssumeRoleARN, ExternalID: conn.ExternalID,
-		S3PathStyle: conn.S3PathStyle, HTTPClient: testHTTPClient, Credentials: testCredentials, MaxBackoff: testMaxBackoff,
+		S3PathStyle: conn.S3PathStyle, HTTPClient: hooks.httpClient, Credentials: hooks.credentials, MaxBackoff: hooks.maxBackoff,
 		Endpoints: map[string]string{"s3": conn.Endpoints.S3, "sqs": conn.Endpoints.SQS, "cloudtrail": conn.Endpoints.CloudTrail, "ec2": conn.Endpoints.EC2, "sts": conn.Endpoints.STS},
 	}
 	counters := a.Counters()
@@ -60,7 +62,11 @@ func startLive(ctx context.Context, a *Analytic) (*liveRun, error) {
 		}
 		return nil
 	}
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = endpoint("s3"), conn.S3PathStyle })
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint, o.UsePathStyle = endpoint("s3"), conn.S3PathStyle
+		// S3-compatible stores often send no checksum: nothing to warn of.
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
 	perRegion := func(mk func(region string) any) func(string) any {
 		var mu sync.Mutex
 		clients := map[string]any{}
@@ -104,8 +110,8 @@ func startLive(ctx context.Context, a *Analytic) (*liveRun, error) {
 	a.pmu.Unlock()
 	reader := collect.Reader{S3: s3c, Sink: sink, Counters: counters}
 	interval := time.Duration(conn.PollInterval)
-	if testInterval > 0 {
-		interval = testInterval
+	if hooks.interval > 0 {
+		interval = hooks.interval
 	}
 	now := time.Now()
 	var pollers []*remote.Poller
@@ -117,7 +123,7 @@ func startLive(ctx context.Context, a *Analytic) (*liveRun, error) {
 	if conn.Queue.URL != "" {
 		sqc := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = endpoint("sqs") })
 		q := &collect.QueueConsumer{Reader: reader, SQS: sqc, URL: conn.Queue.URL, Wait: time.Duration(conn.Queue.Wait), Visibility: time.Duration(conn.Queue.Visibility),
-			Marked: func(bucket, key string) bool { return state.Marked(collect.MarkScope, bucket+"/"+key) }}
+			Marked: func(bucket, key string) bool { return state.Marked(collect.MarkScope, bucket+"/"+key) }, ExtendEvery: hooks.extendEvery}
 		// Long polling is the wait: no interval between receives.
 		pollers = append(pollers, &remote.Poller{Name: "queue " + conn.Queue.URL, Interval: 0, Step: q.Step})
 	}
@@ -128,8 +134,8 @@ func startLive(ctx context.Context, a *Analytic) (*liveRun, error) {
 	}
 	for _, p := range pollers {
 		p.Backoff = remote.Backoff{Min: time.Second, Max: 5 * time.Minute}
-		if testMaxBackoff > 0 {
-			p.Backoff = remote.Backoff{Min: testMaxBackoff, Max: 4 * testMaxBackoff}
+		if hooks.maxBackoff > 0 {
+			p.Backoff = remote.Backoff{Min: hooks.maxBackoff, Max: 4 * hooks.maxBackoff}
 		}
 		step := p.Step
 		name := p.Name

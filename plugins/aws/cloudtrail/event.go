@@ -170,6 +170,15 @@ type s3Data struct {
 }
 
 func normalizeObject(r *Record, e *Event) {
+	if f := r.s3; f != nil {
+		e.Bucket, e.Key, e.CopySource = f.bucket, f.key, strings.TrimPrefix(f.copySource, "/")
+		e.Bytes = f.in
+		if e.Kind == KindObjectRead {
+			e.Bytes = f.out
+		}
+		objectResources(r, e)
+		return
+	}
 	var p s3Params
 	_ = json.Unmarshal(r.RequestParameters, &p)
 	e.Bucket, e.Key = p.BucketName, p.Key
@@ -181,6 +190,12 @@ func normalizeObject(r *Record, e *Event) {
 	} else {
 		e.Bytes = int64(d.In)
 	}
+	objectResources(r, e)
+}
+
+// objectResources reads the bucket's owner (and the object, when the
+// parameters did not name it) from a data event's resources.
+func objectResources(r *Record, e *Event) {
 	for _, res := range r.Resources {
 		if res.Type == "AWS::S3::Bucket" && res.AccountID != "" {
 			e.BucketOwner = res.AccountID

@@ -39,6 +39,14 @@ type Record struct {
 	SharedEventID       string          `json:"sharedEventID"`
 	VPCEndpointID       string          `json:"vpcEndpointId"`
 	EventCategory       string          `json:"eventCategory"`
+
+	// s3 holds an S3 object call's fields, read while parsing.
+	s3 *s3Fields
+}
+
+type s3Fields struct {
+	bucket, key, copySource string
+	in, out                 int64
 }
 
 // Identity is the record's userIdentity.

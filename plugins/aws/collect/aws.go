@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/stagewatch/stagewatch/internal/remote"
 	"github.com/stagewatch/stagewatch/plugins/aws/cloudtrail"
@@ -58,12 +59,12 @@ func Load(ctx context.Context, c Connection, counters *remote.Counters) (aws.Con
 	if c.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(c.Profile))
 	}
-	if c.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(c.HTTPClient))
-	}
 	if c.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(c.Credentials))
 	}
+	// The SDK's own log lines would reach the plugin's stderr unasked;
+	// what matters is counted and said in health instead.
+	opts = append(opts, config.WithLogger(logging.Nop{}))
 	opts = append(opts, config.WithRetryer(func() aws.Retryer {
 		std := retry.NewStandard(func(o *retry.StandardOptions) {
 			if c.MaxBackoff > 0 {
@@ -81,6 +82,11 @@ func Load(ctx context.Context, c Connection, counters *remote.Counters) (aws.Con
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
+	}
+	if c.HTTPClient != nil {
+		// Set after loading: the SDK's CA-bundle setting would refuse a
+		// client that is not its own buildable one.
+		cfg.HTTPClient = c.HTTPClient
 	}
 	if c.AssumeRoleARN != "" {
 		client := sts.NewFromConfig(cfg, func(o *sts.Options) {
@@ -107,6 +113,12 @@ type countingRetryer struct {
 
 func (r *countingRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
 	r.counters.Add("aws_retries", 1)
+	return r.RetryerV2.RetryDelay(attempt, err)
+}
+
+// IsErrorRetryable is asked of every failed attempt: it counts throttles
+// and server errors, retried or not.
+func (r *countingRetryer) IsErrorRetryable(err error) bool {
 	if Throttled(err) {
 		r.counters.Add("aws_throttled", 1)
 	} else {
@@ -115,7 +127,7 @@ func (r *countingRetryer) RetryDelay(attempt int, err error) (time.Duration, err
 			r.counters.Add("aws_server_errors", 1)
 		}
 	}
-	return r.RetryerV2.RetryDelay(attempt, err)
+	return r.RetryerV2.IsErrorRetryable(err)
 }
 
 // Throttled reports whether err is AWS saying slow down.

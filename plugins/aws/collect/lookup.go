@@ -2,7 +2,6 @@ package collect
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -44,6 +43,7 @@ type LookupPoller struct {
 
 // Step polls every region once.
 func (p *LookupPoller) Step(ctx context.Context) (bool, error) {
+	p.Counters.Add("lookup_polls", 1)
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
@@ -84,12 +84,18 @@ func (p *LookupPoller) query(ctx context.Context, client CloudTrailAPI, region, 
 			return fmt.Errorf("LookupEvents in %s: %w", region, err)
 		}
 		for _, e := range out.Events {
-			var r ct.Record
-			if e.CloudTrailEvent == nil || json.Unmarshal([]byte(*e.CloudTrailEvent), &r) != nil {
+			if e.CloudTrailEvent == nil {
 				p.Counters.Add("parse_errors", 1)
 				continue
 			}
-			recs = append(recs, &r)
+			r, err := ct.ParseRecord([]byte(*e.CloudTrailEvent))
+			if err != nil {
+				p.Counters.Add("parse_errors", 1)
+				continue
+			}
+			if ct.Interesting(r.EventName) {
+				recs = append(recs, r)
+			}
 		}
 		p.Counters.Add("records", uint64(len(out.Events)))
 		if len(recs) >= BatchRecords {

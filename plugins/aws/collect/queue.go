@@ -36,6 +36,9 @@ type QueueConsumer struct {
 	// Marked says whether a file was kept before (a redelivery after a
 	// crash between keeping and deleting).
 	Marked func(bucket, key string) bool
+	// ExtendEvery is how often a message in hand has its visibility
+	// extended; 0 means a third of Visibility.
+	ExtendEvery time.Duration
 }
 
 // Step receives one batch of messages and handles each.
@@ -109,7 +112,10 @@ func (q *QueueConsumer) keepInvisible(ctx context.Context, receipt *string) (sto
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		every := max(q.Visibility/3, 10*time.Millisecond)
+		every := q.ExtendEvery
+		if every <= 0 {
+			every = max(q.Visibility/3, 10*time.Millisecond)
+		}
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {

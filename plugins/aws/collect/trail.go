@@ -66,6 +66,7 @@ func (r *Reader) ReadFile(ctx context.Context, bucket, key string, cursors map[s
 	})
 	r.Counters.Add("s3_bytes", counted.n)
 	r.Counters.Add("records", st.Records)
+	r.Counters.Add("records_of_no_interest", st.Skipped)
 	if st.ParseErrors > 0 {
 		r.Counters.Add("parse_errors", st.ParseErrors)
 	}
@@ -136,6 +137,7 @@ var accountDir = regexp.MustCompile(`^\d{12}$`)
 
 // Step polls once.
 func (p *TrailPoller) Step(ctx context.Context) (bool, error) {
+	p.Counters.Add("trail_polls", 1)
 	now := p.now().UTC()
 	p.mu.Lock()
 	stale := p.prefixes == nil || now.Sub(p.discovered) >= max(p.Rediscover, time.Minute)

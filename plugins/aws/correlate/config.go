@@ -82,6 +82,12 @@ type Config struct {
 	// still be correlated: CloudTrail delivers most files within 15
 	// minutes, some hours late.
 	Lateness time.Duration
+	// WarmUp is how much history a burst needs before it: a window that
+	// starts less than WarmUp after the first event seen has no earlier
+	// window to tell a steady writer (a backup agent met mid-stream) from
+	// a burst, so it raises nothing. Live collection sets it to
+	// TimeWindow; replay of an incident's records sets none.
+	WarmUp time.Duration
 	// AllowedPrincipals are ARN globs whose calls are never staging.
 	AllowedPrincipals []string
 	Resolver          Resolver

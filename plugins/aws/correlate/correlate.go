@@ -31,8 +31,8 @@ const sweepEvery = 4096
 
 // Stats are what the correlator saw and why it let events go.
 type Stats struct {
-	Seen, Late, Failed, Service, Allowed, OutOfScope, Steady, Detections, Updates uint64
-	Groups                                                                        int
+	Seen, Late, Failed, Service, Allowed, OutOfScope, Steady, WarmUp, Detections, Updates uint64
+	Groups                                                                                int
 }
 
 // Correlator turns events into detections. It is not safe for concurrent
@@ -41,6 +41,7 @@ type Correlator struct {
 	cfg       Config
 	half      int64 // half of TimeWindow in ns: windows hop by it
 	watermark time.Time
+	first     time.Time         // the oldest event seen
 	objects   map[string]*group // account|principal|bucket
 	snapshots map[string]*group // account|principal
 	writes    map[string]*slots // account|instance: object writes per half window
@@ -50,6 +51,9 @@ type Correlator struct {
 	byInst    map[string][]*open // volume detections a later write raises
 	stats     Stats
 	since     int
+	// dirty are the detections raised or changed since the last Flush,
+	// rendered then: a burst of thousands of writes renders once a batch.
+	dirty []*open
 }
 
 type win struct {
@@ -102,6 +106,7 @@ type open struct {
 	// writesAfter: object writes by the instance after a volume event.
 	writesAfter, bytesAfter int64
 	until                   time.Time // events up to this time join it
+	dirty                   bool      // waiting in Correlator.dirty
 	detail                  string    // what the reason says of the resource
 	base                    int       // score before what follows
 }
@@ -128,12 +133,14 @@ func (c *Correlator) Stats() Stats {
 	return s
 }
 
-// Add correlates one event and returns the detections it raised or
-// updated, each a copy the caller may keep.
-func (c *Correlator) Add(e *cloudtrail.Event) []event.Detection {
+// Add correlates one event; Flush returns what it raised or changed.
+func (c *Correlator) Add(e *cloudtrail.Event) {
 	c.stats.Seen++
 	if e.Time.After(c.watermark) {
 		c.watermark = e.Time
+	}
+	if c.first.IsZero() || e.Time.Before(c.first) {
+		c.first = e.Time
 	}
 	if c.since++; c.since >= sweepEvery {
 		c.since = 0
@@ -142,16 +149,16 @@ func (c *Correlator) Add(e *cloudtrail.Event) []event.Detection {
 	switch {
 	case e.Time.Before(c.horizon()):
 		c.stats.Late++
-		return nil
+		return
 	case e.ErrorCode != "":
 		c.stats.Failed++
-		return nil
+		return
 	case e.ServiceActing():
 		c.stats.Service++
-		return nil
+		return
 	case c.allowed(e.Principal):
 		c.stats.Allowed++
-		return nil
+		return
 	}
 	var out []*open
 	if e.Instance != "" && (e.Kind == cloudtrail.KindObjectWrite || e.Kind == cloudtrail.KindObjectPart || e.Kind == cloudtrail.KindObjectRead) {
@@ -167,13 +174,29 @@ func (c *Correlator) Add(e *cloudtrail.Event) []event.Detection {
 	case cloudtrail.KindShare:
 		out = append(out, c.share(e)...)
 	}
-	dets := make([]event.Detection, 0, len(out))
 	for _, o := range out {
+		if !o.dirty {
+			o.dirty = true
+			c.dirty = append(c.dirty, o)
+		}
+	}
+}
+
+// Flush returns the detections raised or changed since the last Flush,
+// each rendered once, a copy the caller may keep.
+func (c *Correlator) Flush() []event.Detection {
+	if len(c.dirty) == 0 {
+		return nil
+	}
+	dets := make([]event.Detection, 0, len(c.dirty))
+	for _, o := range c.dirty {
+		o.dirty = false
 		c.render(o)
 		d := o.d
 		d.Evidence = slices.Clone(o.d.Evidence)
 		dets = append(dets, d)
 	}
+	c.dirty = c.dirty[:0]
 	return dets
 }
 
@@ -329,6 +352,10 @@ func (c *Correlator) objectWrite(e *cloudtrail.Event) []*open {
 			c.stats.Steady++
 			return out
 		}
+		if c.cfg.WarmUp > 0 && time.Unix(0, w*c.half).Before(c.first.Add(c.cfg.WarmUp)) {
+			c.stats.WarmUp++
+			return out
+		}
 		score := 50
 		var why []string
 		if e.Instance != "" {
@@ -383,7 +410,7 @@ func (c *Correlator) instanceWrite(e *cloudtrail.Event, objects int64) []*open {
 	}
 	var out []*open
 	for _, o := range c.byInst[key] {
-		if e.Time.Before(o.d.FirstSeen) || e.Time.After(o.d.FirstSeen.Add(c.cfg.Window)) {
+		if e.Time.Before(o.d.Time) || e.Time.After(o.d.Time.Add(c.cfg.Window)) {
 			continue
 		}
 		o.writesAfter += objects
@@ -581,8 +608,11 @@ func (c *Correlator) follow(o *open, account string) {
 	}
 	key := account + "|" + o.instance
 	c.byInst[key] = append(c.byInst[key], o)
-	o.writesAfter, o.bytesAfter = c.writesBetween(key, o.d.FirstSeen, o.d.FirstSeen.Add(c.cfg.Window))
-	o.until = o.d.FirstSeen.Add(c.cfg.Window)
+	// Writes after the volume step: the detection's own time (the growth,
+	// the creation), not its first evidence, which may be an older
+	// attachment.
+	o.writesAfter, o.bytesAfter = c.writesBetween(key, o.d.Time, o.d.Time.Add(c.cfg.Window))
+	o.until = maxTime(o.until, o.d.Time.Add(c.cfg.Window))
 }
 
 func (c *Correlator) snapshotCreate(e *cloudtrail.Event) []*open {

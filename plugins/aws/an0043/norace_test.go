@@ -1,0 +1,5 @@
+//go:build !race
+
+package an0043
+
+const raceEnabled = false
