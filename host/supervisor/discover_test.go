@@ -39,7 +39,7 @@ func TestSources(t *testing.T) {
 		{"linux: built in", cfgIn(empty), "linux", "", builtin + "AN0041", ""},
 		{"a plugin in plugin_dir replaces the built-in", cfgIn(swapped), "linux", "", "stagewatch-linux", ""},
 		{"remote analytics run only when enabled", cfgIn(swapped, "AN0044", "AN0043"), "linux", "", "stagewatch-linux,stagewatch-aws,stagewatch-esxi", ""},
-		{"an analytic this build lacks needs its plugin", cfgIn(empty), "darwin", "", "", "no plugin stagewatch-macos"},
+		{"macos: built in", cfgIn(empty), "darwin", "", builtin + "AN0042", ""},
 		{"remote analytics built in", cfgIn(empty, "AN0043", "AN0044"), "linux", "", builtin + "AN0041," + builtin + "AN0043," + builtin + "AN0044", ""},
 		{"windows: built in", cfgIn(empty), "windows", "", builtin + "AN0040", ""},
 		{"no endpoint analytic, remote only", cfgIn(swapped, "AN0043", "AN0044"), "freebsd", "", "stagewatch-aws,stagewatch-esxi", ""},

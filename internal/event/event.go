@@ -4,6 +4,7 @@
 package event
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -238,4 +239,26 @@ func (a *Actor) String() string {
 		return a.Name()
 	}
 	return a.Name() + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// AddTechnique adds an ATT&CK technique the evidence shows to
+// d.Techniques, which keeps d.TechniqueID first and the others once each,
+// by id.
+func (d *Detection) AddTechnique(id string) {
+	if id == "" {
+		return
+	}
+	if len(d.Techniques) == 0 && d.TechniqueID != "" {
+		d.Techniques = []string{d.TechniqueID}
+	}
+	for _, t := range d.Techniques {
+		if t == id {
+			return
+		}
+	}
+	d.Techniques = append(d.Techniques, id)
+	if len(d.Techniques) > 2 {
+		rest := d.Techniques[1:]
+		sort.Strings(rest)
+	}
 }

@@ -18,15 +18,23 @@ var techniqueNames = map[string]string{
 	"T1530":     "Data from Cloud Storage",
 	"T1537":     "Transfer Data to Cloud Account",
 	"T1578":     "Modify Cloud Compute Infrastructure",
+	"T1578.001": "Create Snapshot",
+	"T1578.005": "Modify Cloud Compute Configurations",
+	"T1059":     "Command and Scripting Interpreter",
+	"T1059.012": "Hypervisor CLI",
+	"T1021":     "Remote Services",
+	"T1021.004": "SSH",
 }
 
 // techniqueTactics are the tactics each technique serves.
 var techniqueTactics = map[string][]string{
 	"T1074": {"TA0009"}, "T1560": {"TA0009"}, "T1119": {"TA0009"}, "T1005": {"TA0009"},
 	"T1039": {"TA0009"}, "T1530": {"TA0009"}, "T1537": {"TA0010"}, "T1578": {"TA0005"},
+	"T1059": {"TA0002"}, "T1021": {"TA0008"},
 }
 
-var tacticNames = map[string]string{"TA0009": "Collection", "TA0010": "Exfiltration", "TA0005": "Defense Evasion"}
+var tacticNames = map[string]string{"TA0009": "Collection", "TA0010": "Exfiltration", "TA0005": "Defense Evasion",
+	"TA0002": "Execution", "TA0008": "Lateral Movement"}
 
 // TechniqueName is a technique's ATT&CK name, or "" for an id this build
 // does not know.

@@ -726,6 +726,7 @@ func (c *Correlator) join(o *open, e *cloudtrail.Event, count bool) {
 		}
 	}
 	o.d.Evidence = append(o.d.Evidence, Evidence(e))
+	o.d.AddTechnique(relatedTechnique(e))
 }
 
 // Evidence is an event as a detection's evidence shows it.

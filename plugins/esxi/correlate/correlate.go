@@ -451,6 +451,7 @@ func (c *Correlator) join(o *open, e *activity.Event, _ bool) {
 		}
 	}
 	o.d.Evidence = append(o.d.Evidence, Evidence(e))
+	o.d.AddTechnique(relatedTechnique(e))
 }
 
 // Evidence is an event as a detection's evidence shows it.
