@@ -43,6 +43,9 @@ const (
 	SourceHostd    = "hostd"    // hostd.log
 	SourceVmkernel = "vmkernel" // vmkernel.log
 	SourceSyslog   = "syslog"   // another program's syslog line
+	// SourceInventory: a snapshot or disk file the vSphere inventory
+	// read found that no task or event reported.
+	SourceInventory = "inventory"
 )
 
 // Event is one normalized action.

@@ -29,7 +29,7 @@ func startVSphere(ctx context.Context, a *Analytic, lv *liveRun) error {
 		u, _ := url.Parse(v.URL)
 		col := &vsphere.Collector{
 			Config: vsphere.Config{URL: u, Username: v.Username, Password: v.password, Thumbprint: v.Thumbprint, Insecure: v.Insecure,
-				CAFile: v.CAFile, Tasks: v.Tasks, Start: v.Start.From(now)},
+				CAFile: v.CAFile, Tasks: v.Tasks, Start: v.Start.From(now), InventoryInterval: time.Duration(v.InventoryInterval)},
 			Cursors:  state,
 			Counters: counters,
 			Sink: func(ctx context.Context, evs []activity.Event, cursors map[string]string) (int, error) {

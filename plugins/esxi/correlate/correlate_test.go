@@ -126,3 +126,16 @@ func TestGlob(t *testing.T) {
 		}
 	}
 }
+
+// TestInventorySnapshots: snapshots only the inventory read found count
+// toward SnapshotFrequency as tasks do, with a task's snapshot of the
+// same window.
+func TestInventorySnapshots(t *testing.T) {
+	t.Parallel()
+	c := New(testConfig())
+	got := kinds(c, ev(0, activity.SourceInventory, activity.SnapshotCreate, "", "db01"), ev(30, activity.SourceInventory, activity.SnapshotCreate, "", "db01"),
+		ev(60, activity.SourceAPI, activity.SnapshotCreate, "admin", "db01"))
+	if got[KindSnapshotBurst] != 1 {
+		t.Fatalf("inventory and task snapshots of one VM: %v", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmware/govmomi/event"
@@ -47,6 +48,9 @@ type Config struct {
 	CAFile     string
 	Tasks      string // auto, collector, recent
 	Start      time.Time
+	// InventoryInterval is how often snapshot trees and file layouts
+	// are read (the first read is at the first step); negative: never.
+	InventoryInterval time.Duration
 }
 
 // Cursors is where the collector's cursors are kept (remote.State).
@@ -67,6 +71,13 @@ type Collector struct {
 	Counters *remote.Counters
 	// Warn is told of a configuration that weakens security (insecure).
 	Warn func(string)
+	// Names is told, after each inventory read of a standalone ESXi
+	// host, of its VMs' names by moref (hostd's vmid): server name,
+	// vmid to name.
+	Names func(server string, names map[string]string)
+	// LastInventoryCalls is how many API calls the last inventory read
+	// made.
+	LastInventoryCalls int
 
 	client  *vim25.Client
 	sm      *session.Manager
@@ -78,6 +89,9 @@ type Collector struct {
 	warned  bool
 	name    string
 	lastErr error
+	inv     *invState
+	lastInv time.Time
+	calls   atomic.Int64
 }
 
 // Name identifies the server in cursors and messages (no credentials).
@@ -123,6 +137,7 @@ func (c *Collector) connect(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", c.Name(), err)
 	}
 	vc.UserAgent = "stagewatch-an0044"
+	vc.RoundTripper = countingRT{RoundTripper: vc.RoundTripper, n: &c.calls}
 	sm := session.NewManager(vc)
 	if err := sm.Login(ctx, url.UserPassword(c.Config.Username, c.Config.Password.Value())); err != nil {
 		c.count("vsphere_login_failures")
@@ -187,6 +202,10 @@ func (c *Collector) Step(ctx context.Context) (more bool, err error) {
 		}
 	}
 	more, err = c.step(ctx)
+	if err == nil && !more && c.InventoryDue(time.Now()) {
+		// After the history is read, so what tasks reported is known.
+		return false, c.Inventory(ctx)
+	}
 	if err != nil {
 		// A lost session, a restarted server or a network failure: log
 		// in again and recreate the collectors from the cursors.
@@ -215,6 +234,13 @@ func (c *Collector) step(ctx context.Context) (bool, error) {
 		}
 	}
 	cursors := map[string]string{}
+	c.loadInventory()
+	invChanged := false
+	for _, be := range page {
+		if x, ok := be.(*types.DatastoreFileCopiedEvent); ok && c.fileSeen(x.TargetFile, time.Now()) {
+			invChanged = true
+		}
+	}
 	if !last.IsZero() {
 		cursors[c.cursorName("events")] = last.UTC().Format(time.RFC3339Nano)
 	}
@@ -237,11 +263,21 @@ func (c *Collector) step(ctx context.Context) (bool, error) {
 			tlast = infos[i].QueueTime
 		}
 		if a, ok := c.fromTask(ctx, &infos[i]); ok {
+			dup, changed := c.taskSeen(&infos[i], a.Action, time.Now())
+			invChanged = invChanged || changed
+			if dup {
+				// The inventory read reported this snapshot first.
+				c.count("vsphere_inventory_duplicates")
+				continue
+			}
 			evs = append(evs, a)
 		}
 	}
 	if !tlast.IsZero() {
 		cursors[c.cursorName("tasks")] = tlast.UTC().Format(time.RFC3339Nano)
+	}
+	if invChanged {
+		cursors[c.invCursor()] = c.invValue()
 	}
 	if len(evs) == 0 && len(cursors) == 0 {
 		return false, nil
