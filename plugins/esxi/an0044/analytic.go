@@ -79,6 +79,7 @@ type Analytic struct {
 	corr       *correlate.Correlator
 	state      *remote.State
 	seen       uint64
+	vmids      vmids
 }
 
 var _ sdk.Analytic = (*Analytic)(nil)
@@ -208,6 +209,12 @@ func (a *Analytic) Process(ctx context.Context, evs []activity.Event, cursors ma
 	a.pmu.Lock()
 	defer a.pmu.Unlock()
 	a.seen += uint64(len(evs))
+	for i := range evs {
+		if name, ok := a.vmids.resolve(evs[i].Host, evs[i].VM); ok {
+			evs[i].VM = name
+			a.counters.Add("vmids_resolved", 1)
+		}
+	}
 	batch := remote.Batch{Cursors: cursors, Events: make([]remote.Item, len(evs))}
 	for i := range evs {
 		data, _ := json.Marshal(&evs[i])

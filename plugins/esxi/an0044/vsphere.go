@@ -35,6 +35,7 @@ func startVSphere(ctx context.Context, a *Analytic, lv *liveRun) error {
 			Sink: func(ctx context.Context, evs []activity.Event, cursors map[string]string) (int, error) {
 				return a.Process(ctx, evs, cursors)
 			},
+			Names: func(server string, names map[string]string) { a.vmids.set(server, names) },
 			Warn: func(msg string) {
 				logf("warning: %s", msg)
 				lv.mu.Lock()

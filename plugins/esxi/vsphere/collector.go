@@ -72,8 +72,8 @@ type Collector struct {
 	// Warn is told of a configuration that weakens security (insecure).
 	Warn func(string)
 	// Names is told, after each inventory read of a standalone ESXi
-	// host, of its VMs' names by moref (hostd's vmid): server name,
-	// vmid to name.
+	// host, of its VMs' names by moref (hostd's vmid), and of the host's
+	// own names as "host:NAME" keys.
 	Names func(server string, names map[string]string)
 	// LastInventoryCalls is how many API calls the last inventory read
 	// made.
@@ -92,6 +92,8 @@ type Collector struct {
 	inv     *invState
 	lastInv time.Time
 	calls   atomic.Int64
+	// hostNames are the HostSystems' names the last inventory read found.
+	hostNames []string
 }
 
 // Name identifies the server in cursors and messages (no credentials).

@@ -266,7 +266,14 @@ func (c *Collector) Inventory(ctx context.Context) error {
 	}
 	c.lastInv = time.Now()
 	if c.Names != nil && c.hostAgent() {
-		c.Names(c.Name(), c.inv.Names)
+		names := make(map[string]string, len(c.inv.Names)+len(c.hostNames))
+		for k, v := range c.inv.Names {
+			names[k] = v
+		}
+		for _, h := range c.hostNames {
+			names["host:"+h] = h
+		}
+		c.Names(c.Name(), names)
 	}
 	return nil
 }
@@ -278,7 +285,7 @@ func (c *Collector) hostAgent() bool { return c.client.ServiceContent.About.ApiT
 func (c *Collector) readInventory(ctx context.Context) ([]vmInv, []mo.Datastore, error) {
 	sc := c.client.ServiceContent
 	cv, err := methods.CreateContainerView(ctx, c.client, &types.CreateContainerView{This: *sc.ViewManager, Container: sc.RootFolder,
-		Type: []string{"VirtualMachine", "Datastore"}, Recursive: true})
+		Type: []string{"VirtualMachine", "Datastore", "HostSystem"}, Recursive: true})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -294,6 +301,7 @@ func (c *Collector) readInventory(ctx context.Context) ([]vmInv, []mo.Datastore,
 		PropSet: []types.PropertySpec{
 			{Type: "VirtualMachine", PathSet: []string{"name", "snapshot", "layoutEx.file", "config.files.vmPathName"}},
 			{Type: "Datastore", PathSet: []string{"name", "browser", "summary.accessible"}},
+			{Type: "HostSystem", PathSet: []string{"name"}},
 		},
 	}
 	res, err := methods.RetrievePropertiesEx(ctx, c.client, &types.RetrievePropertiesEx{This: sc.PropertyCollector,
@@ -316,8 +324,15 @@ func (c *Collector) readInventory(ctx context.Context) ([]vmInv, []mo.Datastore,
 		}
 		r = &next.Returnval
 	}
+	c.hostNames = c.hostNames[:0]
 	for _, oc := range content {
 		switch oc.Obj.Type {
+		case "HostSystem":
+			for _, p := range oc.PropSet {
+				if n, ok := p.Val.(string); ok && p.Name == "name" {
+					c.hostNames = append(c.hostNames, n)
+				}
+			}
 		case "VirtualMachine":
 			var vm mo.VirtualMachine
 			if err := mo.LoadObjectContent([]types.ObjectContent{oc}, &vm); err != nil {
