@@ -20,7 +20,7 @@ var ESXiEventsTable = sdk.TableSpec{
 		text("path", "File acted on ([datastore] dir/file.vmdk or /vmfs/volumes/…), or empty"),
 		text("dest", "Where a copy, move or upload went, or empty"),
 		text("user", "User who acted (vSphere user, hostd user=, shell or SSH login)"),
-		text("source", "api, shell, ssh (auth.log), hostd, vmkernel or syslog"),
+		text("source", "api, inventory (a snapshot or disk file the vSphere inventory read found and no task or event reported), shell, ssh (auth.log), hostd, vmkernel or syslog"),
 		text("action", "snapshot_create, snapshot_remove, snapshot_revert, disk_copy, disk_create, file_copy, file_move, file_upload, file_download, vm_clone, vm_export, vm_migrate, login, command"),
 		text("task_id", "vSphere task key (task-123, haTask-1-vim.VirtualMachine.createSnapshot-245), or empty"),
 		text("op_id", "Operation id (hostd opID=, vim-cmd-…), or empty"),

@@ -283,6 +283,9 @@ func (v *VSphere) check(key string, live bool) error {
 	if v.InventoryInterval == 0 {
 		v.InventoryInterval = remote.Duration(DefaultInventoryEvery)
 	}
+	if time.Duration(v.InventoryInterval) < time.Minute {
+		return &sdk.ConfigError{Key: k("inventory_interval"), Reason: fmt.Sprintf("%v is too short: at least 1m (the default is %v)", time.Duration(v.InventoryInterval), DefaultInventoryEvery)}
+	}
 	if v.PasswordFile == "" && v.PasswordEnv == "" {
 		return &sdk.ConfigError{Key: k("password_file"), Reason: "give the password in a file (password_file) or the environment (password_env); never in the YAML"}
 	}

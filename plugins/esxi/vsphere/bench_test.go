@@ -82,3 +82,51 @@ func filepathTemp(b *testing.B) string {
 	}
 	return f
 }
+
+// BenchmarkInventory: one inventory read of vcsim's vCenter with 50 and
+// 1,000 VMs, each with a snapshot: the API calls a read makes and its
+// time.
+func BenchmarkInventory(b *testing.B) {
+	for _, n := range []int{50, 1000} {
+		b.Run(fmt.Sprint(n, "vms"), func(b *testing.B) {
+			m := simulator.VPX()
+			m.Host, m.Cluster, m.Machine = 1, 0, n
+			if err := m.Create(); err != nil {
+				b.Fatal(err)
+			}
+			defer m.Remove()
+			m.Service.TLS = new(tls.Config)
+			s := m.Service.NewServer()
+			defer s.Close()
+			ctx := context.Background()
+			au := *s.URL
+			au.User = url.UserPassword("a", "b")
+			cl, err := govmomi.NewClient(ctx, &au, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			vms, _ := find.NewFinder(cl.Client, true).VirtualMachineList(ctx, "/*/vm/*")
+			for _, vm := range vms {
+				if t, err := vm.CreateSnapshot(ctx, "s", "", false, false); err == nil {
+					t.Wait(ctx)
+				}
+			}
+			pw, _ := remote.ReadSecret("password", filepathTemp(b), "")
+			c := &Collector{Config: Config{URL: s.URL, Username: "u", Password: pw, Insecure: true, Tasks: "auto", Start: time.Now().Add(-time.Hour)},
+				Cursors: remote.MemoryState(sdk.StateLimits{}), Counters: &remote.Counters{},
+				Sink: func(context.Context, []activity.Event, map[string]string) (int, error) { return 0, nil }}
+			defer c.Close()
+			if err := c.Inventory(ctx); err != nil { // log in, first read
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := c.Inventory(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(c.LastInventoryCalls), "calls/read")
+			b.ReportMetric(float64(len(c.invValue())), "state-bytes")
+		})
+	}
+}
