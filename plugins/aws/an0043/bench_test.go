@@ -147,15 +147,18 @@ func BenchmarkIngest(b *testing.B) {
 	}
 }
 
-// TestMemoryBounded: heap in use after reading 2 and 12 files of 20,000
-// records each (distinct eventIDs): what is kept is bounded by the
+// BenchmarkMemoryBounded: heap in use after reading 2 and 12 files of
+// 20,000 records each (distinct eventIDs): what is kept is bounded by the
 // windows, the tables' caps and the state's bounds, not by what was read.
-func TestMemoryBounded(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		// Under the race detector the caps are not reached in any time a
-		// test may take: measured by go test without -race (make bench).
-		t.Skip("a memory measurement, run without -short and -race")
+// A benchmark, run by make bench without the race detector, under which the
+// caps are not reached in any time a test may take.
+func BenchmarkMemoryBounded(t *testing.B) {
+	for t.Loop() {
+		memoryBounded(t)
 	}
+}
+
+func memoryBounded(t *testing.B) {
 	count, size := 12, 20000
 	heap := func() uint64 {
 		runtime.GC()
@@ -179,7 +182,8 @@ func TestMemoryBounded(t *testing.T) {
 		}
 	}
 	at12 := heap() - base
-	t.Logf("heap held: %.1f MiB after 2 files of %d records, %.1f MiB after %d", float64(at2)/(1<<20), size, float64(at12)/(1<<20), count)
+	t.ReportMetric(float64(at2)/(1<<20), "MiB-after-2-files")
+	t.ReportMetric(float64(at12)/(1<<20), "MiB-after-12-files")
 	if at12 > 3*at2 || at12 > 150<<20 {
 		t.Errorf("memory grows with what is read: %d then %d bytes", at2, at12)
 	}

@@ -2,32 +2,19 @@ package an0040
 
 import (
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stagewatch/stagewatch/internal/schema"
+	"github.com/stagewatch/stagewatch/internal/testenv"
 )
 
-// corpusDir finds ../shared/corpus/windows from the repository root, walking up.
+// corpusDir is ../shared/corpus/windows beside the repository (under CI
+// its absence fails the test).
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			c := filepath.Join(dir, "..", "shared", "corpus", "windows")
-			if _, err := os.Stat(c); err != nil {
-				t.Skipf("no corpus at %s", c)
-			}
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no repository root")
-		}
-		dir = parent
-	}
+	return testenv.Corpus(t, "windows")
 }
 
 // corpusFiles are the real EVTX files of the shared corpus, relative to it.

@@ -1,5 +1,0 @@
-//go:build !race
-
-package an0043
-
-const raceEnabled = false
