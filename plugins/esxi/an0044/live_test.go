@@ -100,6 +100,14 @@ func TestVSphereLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	// The attacker acts once the collector's first inventory read is done:
+	// govmomi's simulator races with itself (datastore searches against
+	// snapshot tasks) when both run at once, which the race detector sees.
+	for wait := time.Now().Add(10 * time.Second); a.Health(ctx).Extra["vsphere_inventory_reads"] == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(wait) {
+			t.Fatalf("no inventory read: %+v", a.Health(ctx))
+		}
+	}
 	au := *s.URL
 	au.User = url.UserPassword("attacker", "x")
 	cl, err := govmomi.NewClient(ctx, &au, true)
